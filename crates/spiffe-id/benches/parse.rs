@@ -1,4 +1,5 @@
 //! SPIFFE ID parsing. Run: `cargo bench -p spiffe-id --bench parse`.
+#![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
 
 use std::hint::black_box;
 
