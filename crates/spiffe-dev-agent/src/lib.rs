@@ -1,1 +1,121 @@
-//! Placeholder.
+//! A SPIFFE Workload API server with an in-memory CA, for development and for tests.
+//!
+//! The dev agent listens on a Unix socket and answers `FetchX509SVID` and `FetchX509Bundles`
+//! like a SPIFFE agent would: it runs a CA for one trust domain, issues X.509-SVIDs for the
+//! identities it is configured with, re-issues them at half their TTL, and pushes the full
+//! state on every open stream whenever something changes. On top of that it lets a test
+//! script what real agents do on bad days: refuse streams with a status, hold the first
+//! message, send malformed messages, end streams, revoke identities, rotate the CA, and go
+//! away and come back on the same socket path. It counts what it sees (stream opens, open
+//! and cancelled streams, header rejections, ...) so that a test can wait for an
+//! observation instead of sleeping.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use spiffe_dev_agent::{Code, DevAgent, Fault, Identity, StreamKind};
+//!
+//! # async fn demo() -> Result<(), spiffe_dev_agent::DevAgentError> {
+//! let agent = DevAgent::builder()
+//!     .trust_domain("example.org")
+//!     .identity(Identity::new("spiffe://example.org/web").with_ttl(Duration::from_secs(60)))
+//!     .intermediate(true)
+//!     .start()
+//!     .await?;
+//!
+//! // The first three stream opens are refused, then the agent behaves.
+//! let denied = Fault::status(Code::PermissionDenied, "no identity issued");
+//! agent.script(StreamKind::X509Svid, denied, 3)?;
+//!
+//! // Point the code under test at the agent ...
+//! let endpoint = agent.endpoint(); // "unix:///tmp/spiffe-dev-agent-.../agent.sock"
+//! # let _ = endpoint;
+//!
+//! // ... and wait for what it should do, without sleeping.
+//! agent.wait_for_stream_opens(StreamKind::X509Svid, 4, Duration::from_secs(5)).await?;
+//! agent.rotate_ca()?;
+//! agent.restart().await?;
+//! agent.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is served
+//!
+//! - Each identity ([`Identity`]) gets an X.509-SVID: a P-256 key (PKCS#8), a leaf with one
+//!   SPIFFE URI SAN, not a CA, key usage digitalSignature and keyEncipherment, extended key
+//!   usage serverAuth and clientAuth, a random serial, NotBefore 30 s in the past and
+//!   NotAfter at now + TTL. With [`DevAgentBuilder::intermediate`] the chain is leaf then
+//!   intermediate.
+//! - The bundle of the agent's trust domain holds the current root, an announced next root
+//!   ([`DevAgentHandle::prepare_ca_rotation`]) and old roots still in their grace period
+//!   ([`DevAgentHandle::rotate_ca`]). Foreign bundles can be added with
+//!   [`DevAgentHandle::set_federated_bundle`].
+//! - An identity with a uid is served only to callers whose peer credentials carry it;
+//!   others are served to every caller. A caller with no identity gets PermissionDenied
+//!   "no identity issued", on both X.509 calls.
+//! - A call without exactly one `workload.spiffe.io: true` header gets InvalidArgument
+//!   "security header missing from request".
+//! - JWT-SVID and WIT-SVID calls get Unimplemented.
+//!
+//! # Scripting
+//!
+//! - [`Fault`]s are queued per stream kind and consumed one per stream open
+//!   ([`DevAgentHandle::script`]).
+//! - Injections act on streams that are already open: malformed messages
+//!   ([`DevAgentHandle::inject_garbage`]), raw responses, and ending streams with a status
+//!   ([`DevAgentHandle::end_streams`]).
+//! - [`DevAgentHandle::revoke`] takes an identity away, with an empty update or with
+//!   PermissionDenied ([`Revocation`]).
+//! - [`DevAgentHandle::stop`] and [`DevAgentHandle::restart`] take the socket away and bring
+//!   it back on the same path; state and counters survive.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cli` | yes | the `spiffe-dev-agent` binary (clap) and [`AgentConfig`], the TOML configuration file |
+//!
+//! Depend on the library with `default-features = false` in tests to leave clap out.
+//!
+//! # Limitations
+//!
+//! - No JWT-SVIDs, JWT bundles or WIT-SVIDs yet (Unimplemented).
+//! - No CRLs; no TCP listener, Unix sockets only.
+//! - Callers are told apart by uid only; there is no other workload attestation.
+//! - The CA lives in memory only; every start makes a new one.
+//! - [`DevAgentHandle::rotate_ca`] sends the new root and the re-issued SVIDs in one update;
+//!   call [`DevAgentHandle::prepare_ca_rotation`] first for a bundle-only update before it.
+//! - Private keys are not zeroised; this is a development tool, never run it for real
+//!   workloads.
+
+#![forbid(unsafe_code)]
+
+mod agent;
+mod ca;
+#[cfg(feature = "cli")]
+mod config;
+mod error;
+mod fault;
+mod id;
+mod identity;
+mod service;
+mod state;
+mod stats;
+
+pub use agent::{
+    DEFAULT_CA_GRACE, DEFAULT_CA_LIFETIME, DEFAULT_TRUST_DOMAIN, DevAgent, DevAgentBuilder,
+    DevAgentHandle,
+};
+pub use ca::IssuedSvid;
+#[cfg(feature = "cli")]
+pub use config::AgentConfig;
+pub use error::DevAgentError;
+pub use fault::{Code, Fault, Garbage, Revocation, StreamEnd, StreamKind};
+pub use identity::{DEFAULT_SVID_TTL, Identity, MIN_SVID_TTL};
+pub use stats::AgentStats;
+
+/// The generated Workload API messages, re-exported for raw responses
+/// ([`Fault::RawX509Svid`], [`DevAgentHandle::inject_x509_svid_response`]).
+pub use spiffe_workload_api::proto;

@@ -1,0 +1,222 @@
+//! The configuration file of the `spiffe-dev-agent` binary (feature `cli`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::identity::parse_duration;
+use crate::{DevAgent, DevAgentBuilder, DevAgentError, Identity};
+
+/// Largest configuration file read, so that a wrong path (a log, a device) fails fast.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Agent settings from a TOML file, which flags may then override.
+///
+/// ```toml
+/// trust_domain = "example.org"
+/// socket = "/tmp/spiffe-dev-agent.sock"
+/// intermediate = true
+///
+/// [[identity]]
+/// spiffe_id = "spiffe://example.org/web"
+/// hint = "internal"
+/// ttl = "30s"
+/// uid = 1000
+/// ```
+///
+/// Every key is optional; unknown keys are errors.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentConfig {
+    trust_domain: Option<String>,
+    socket: Option<PathBuf>,
+    intermediate: bool,
+    identities: Vec<Identity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    trust_domain: Option<String>,
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    intermediate: bool,
+    #[serde(default)]
+    identity: Vec<FileIdentity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIdentity {
+    spiffe_id: String,
+    hint: Option<String>,
+    ttl: Option<String>,
+    uid: Option<u32>,
+}
+
+impl AgentConfig {
+    /// Parses a TOML document.
+    ///
+    /// # Errors
+    ///
+    /// Malformed TOML, an unknown key, a value of the wrong type or a malformed TTL.
+    pub fn from_toml_str(text: &str) -> Result<Self, DevAgentError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|err| DevAgentError::InvalidConfig(err.to_string()))?;
+
+        let mut identities = Vec::with_capacity(file.identity.len());
+        for entry in file.identity {
+            let mut identity = Identity::new(&entry.spiffe_id);
+            if let Some(hint) = entry.hint {
+                identity = identity.with_hint(hint);
+            }
+            if let Some(ttl) = entry.ttl {
+                let ttl = parse_duration(&ttl)
+                    .map_err(|r| DevAgentError::identity(&entry.spiffe_id, r))?;
+                identity = identity.with_ttl(ttl);
+            }
+            if let Some(uid) = entry.uid {
+                identity = identity.with_uid(uid);
+            }
+            identities.push(identity);
+        }
+
+        Ok(Self {
+            trust_domain: file.trust_domain,
+            socket: file.socket,
+            intermediate: file.intermediate,
+            identities,
+        })
+    }
+
+    /// Reads and parses a TOML file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read or is larger than 1 MiB, or [`from_toml_str`] fails.
+    ///
+    /// [`from_toml_str`]: Self::from_toml_str
+    pub fn from_file(path: &Path) -> Result<Self, DevAgentError> {
+        let io_error = |source| DevAgentError::Io {
+            context: "cannot read the configuration file",
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io_error)?.len();
+        if len > MAX_CONFIG_BYTES {
+            let msg = format!("{} is larger than 1 MiB", path.display());
+            return Err(DevAgentError::InvalidConfig(msg));
+        }
+        let text = std::fs::read_to_string(path).map_err(io_error)?;
+        Self::from_toml_str(&text).map_err(|err| match err {
+            DevAgentError::InvalidConfig(msg) => {
+                DevAgentError::InvalidConfig(format!("{}: {msg}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Sets (overrides) the trust domain.
+    pub fn set_trust_domain(&mut self, name: impl Into<String>) {
+        self.trust_domain = Some(name.into());
+    }
+
+    /// Sets (overrides) the socket path.
+    pub fn set_socket(&mut self, path: impl Into<PathBuf>) {
+        self.socket = Some(path.into());
+    }
+
+    /// Turns the intermediate CA on.
+    pub fn enable_intermediate(&mut self) {
+        self.intermediate = true;
+    }
+
+    /// Adds an identity after those of the file.
+    pub fn add_identity(&mut self, identity: Identity) {
+        self.identities.push(identity);
+    }
+
+    /// The identities configured so far.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+
+    /// The socket path, if one is configured.
+    pub fn socket(&self) -> Option<&Path> {
+        self.socket.as_deref()
+    }
+
+    /// A builder with these settings; validation happens in [`DevAgentBuilder::start`].
+    pub fn builder(&self) -> DevAgentBuilder {
+        let mut builder = DevAgent::builder()
+            .intermediate(self.intermediate)
+            .identities(self.identities.iter().cloned());
+        if let Some(td) = &self.trust_domain {
+            builder = builder.trust_domain(td);
+        }
+        if let Some(socket) = &self.socket {
+            builder = builder.socket_path(socket);
+        }
+        builder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn full_config_file_parses() {
+        let text = r#"
+            trust_domain = "example.org"
+            socket = "/tmp/a.sock"
+            intermediate = true
+
+            [[identity]]
+            spiffe_id = "spiffe://example.org/web"
+            hint = "internal"
+            ttl = "30s"
+            uid = 1000
+
+            [[identity]]
+            spiffe_id = "spiffe://example.org/db"
+        "#;
+        let config = AgentConfig::from_toml_str(text).unwrap();
+
+        assert_eq!(config.socket(), Some(Path::new("/tmp/a.sock")));
+        assert!(config.intermediate);
+        let web = Identity::new("spiffe://example.org/web")
+            .with_hint("internal")
+            .with_ttl(Duration::from_secs(30))
+            .with_uid(1000);
+        assert_eq!(
+            config.identities(),
+            &[web, Identity::new("spiffe://example.org/db")]
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        let cases = [
+            ("trust_domian = \"x\"", "unknown field"),
+            ("intermediate = \"yes\"", "invalid type"),
+            (
+                "[[identity]]\nspiffe_id = \"spiffe://e/a\"\nttl = \"30\"",
+                "needs a unit",
+            ),
+            ("[[identity]]\nhint = \"h\"", "missing field"),
+            ("trust_domain = ", "invalid"),
+        ];
+        for (text, expected) in cases {
+            let err = AgentConfig::from_toml_str(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_config_file_is_an_io_error() {
+        let err = AgentConfig::from_file(Path::new("/nonexistent/agent.toml")).unwrap_err();
+        assert!(matches!(err, DevAgentError::Io { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,3 @@
+//! `spiffe-dev-agent`: a Workload API server with an in-memory CA, for development.
+
+fn main() {}
