@@ -13,7 +13,9 @@
 //! ```
 //! use std::time::SystemTime;
 //!
-//! use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SanType};
+//! use rcgen::{
+//!     BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+//! };
 //! use spiffe_bundle::X509Bundle;
 //! use spiffe_id::TrustDomain;
 //! use spiffe_svid::{X509Svid, verify_x509_svid_chain};
@@ -25,13 +27,14 @@
 //! ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
 //! ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
 //! let ca = ca_params.self_signed(&ca_key)?;
+//! let issuer = Issuer::new(ca_params, ca_key);
 //!
 //! let leaf_key = KeyPair::generate()?;
 //! let mut leaf_params = CertificateParams::default();
 //! leaf_params.subject_alt_names =
 //!     vec![SanType::URI("spiffe://example.org/web".try_into()?)];
 //! leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-//! let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
+//! let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
 //!
 //! // The workload reads its SVID as the Workload API delivers it.
 //! let svid = X509Svid::from_der(leaf.der(), &leaf_key.serialize_der())?;
