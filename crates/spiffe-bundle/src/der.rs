@@ -130,18 +130,27 @@ mod tests {
     #[test]
     fn split_reports_the_position_of_a_truncated_element() {
         let bytes = [0x30, 0x00, 0x30, 0x05, 0x01];
-        assert_eq!(split_certificates(&bytes, 10), Err(SplitError::Malformed { index: 2 }));
+        assert_eq!(
+            split_certificates(&bytes, 10),
+            Err(SplitError::Malformed { index: 2 })
+        );
     }
 
     #[test]
     fn split_rejects_an_element_that_is_not_a_sequence() {
         let bytes = [0x04, 0x01, 0x00];
-        assert_eq!(split_certificates(&bytes, 10), Err(SplitError::Malformed { index: 1 }));
+        assert_eq!(
+            split_certificates(&bytes, 10),
+            Err(SplitError::Malformed { index: 1 })
+        );
     }
 
     #[test]
     fn split_stops_at_the_limit_before_reading_further() {
         let bytes = [0x30, 0x00, 0x30, 0x00, 0xff];
-        assert_eq!(split_certificates(&bytes, 1), Err(SplitError::TooMany { max: 1 }));
+        assert_eq!(
+            split_certificates(&bytes, 1),
+            Err(SplitError::TooMany { max: 1 })
+        );
     }
 }

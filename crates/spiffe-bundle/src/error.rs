@@ -63,13 +63,19 @@ impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLarge { len, max } => {
-                write!(f, "bundle of {len} bytes is larger than the limit of {max} bytes")
+                write!(
+                    f,
+                    "bundle of {len} bytes is larger than the limit of {max} bytes"
+                )
             }
             Self::TooManyAuthorities { max } => {
                 write!(f, "bundle holds more than {max} certificates")
             }
             Self::MalformedDer { index } => {
-                write!(f, "element {index} of the bundle is not a complete DER certificate")
+                write!(
+                    f,
+                    "element {index} of the bundle is not a complete DER certificate"
+                )
             }
             Self::InvalidCertificate { index, .. } => {
                 write!(f, "certificate {index} of the bundle cannot be parsed")

@@ -72,7 +72,10 @@ impl X509BundleSet {
     pub fn same_authorities(&self, other: &X509BundleSet) -> bool {
         self.len() == other.len()
             && self.bundles.iter().all(|(td, mine)| {
-                other.bundles.get(td).is_some_and(|theirs| mine.same_authorities(theirs))
+                other
+                    .bundles
+                    .get(td)
+                    .is_some_and(|theirs| mine.same_authorities(theirs))
             })
     }
 }

@@ -4,7 +4,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use spiffe_id::TrustDomain;
 
-use crate::der::{parse_certificate, split_certificates, SplitError};
+use crate::der::{SplitError, parse_certificate, split_certificates};
 use crate::{BundleError, MAX_AUTHORITIES, MAX_BUNDLE_BYTES};
 
 /// The X.509 authorities (root certificates) of one trust domain.
@@ -21,7 +21,10 @@ pub struct X509Bundle {
 impl X509Bundle {
     /// An empty bundle for `trust_domain`.
     pub fn new(trust_domain: TrustDomain) -> Self {
-        Self { trust_domain, authorities: Vec::new() }
+        Self {
+            trust_domain,
+            authorities: Vec::new(),
+        }
     }
 
     /// Reads DER certificates placed back to back, as the Workload API sends them.
@@ -47,7 +50,9 @@ impl X509Bundle {
                 index: position + 1,
                 source,
             })?;
-            bundle.authorities.push(CertificateDer::from(slice.to_vec()));
+            bundle
+                .authorities
+                .push(CertificateDer::from(slice.to_vec()));
         }
 
         Ok(bundle)
@@ -72,16 +77,21 @@ impl X509Bundle {
         for (position, section) in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem).enumerate() {
             let block = position + 1;
             if block > MAX_AUTHORITIES {
-                return Err(BundleError::TooManyAuthorities { max: MAX_AUTHORITIES });
+                return Err(BundleError::TooManyAuthorities {
+                    max: MAX_AUTHORITIES,
+                });
             }
 
-            let (kind, der) = section.map_err(|source| BundleError::InvalidPem { block, source })?;
+            let (kind, der) =
+                section.map_err(|source| BundleError::InvalidPem { block, source })?;
             if kind != SectionKind::Certificate {
                 return Err(BundleError::UnexpectedPemBlock { block });
             }
 
-            parse_certificate(&der)
-                .map_err(|source| BundleError::InvalidCertificate { index: block, source })?;
+            parse_certificate(&der).map_err(|source| BundleError::InvalidCertificate {
+                index: block,
+                source,
+            })?;
             bundle.authorities.push(CertificateDer::from(der));
         }
 
@@ -100,10 +110,13 @@ impl X509Bundle {
     pub fn add_authority(&mut self, der: CertificateDer<'_>) -> Result<(), BundleError> {
         let index = self.authorities.len() + 1;
         if index > MAX_AUTHORITIES {
-            return Err(BundleError::TooManyAuthorities { max: MAX_AUTHORITIES });
+            return Err(BundleError::TooManyAuthorities {
+                max: MAX_AUTHORITIES,
+            });
         }
 
-        parse_certificate(&der).map_err(|source| BundleError::InvalidCertificate { index, source })?;
+        parse_certificate(&der)
+            .map_err(|source| BundleError::InvalidCertificate { index, source })?;
         self.authorities.push(der.into_owned());
         Ok(())
     }
@@ -125,7 +138,10 @@ impl X509Bundle {
 
     /// The authorities as DER certificates back to back (the Workload API form).
     pub fn to_der(&self) -> Vec<u8> {
-        self.authorities.iter().flat_map(|cert| cert.iter().copied()).collect()
+        self.authorities
+            .iter()
+            .flat_map(|cert| cert.iter().copied())
+            .collect()
     }
 
     /// The authorities as PEM `CERTIFICATE` blocks, with `\n` line endings.
@@ -175,19 +191,25 @@ impl fmt::Debug for X509Bundle {
 
 fn check_size(input: &[u8]) -> Result<(), BundleError> {
     if input.len() > MAX_BUNDLE_BYTES {
-        return Err(BundleError::TooLarge { len: input.len(), max: MAX_BUNDLE_BYTES });
+        return Err(BundleError::TooLarge {
+            len: input.len(),
+            max: MAX_BUNDLE_BYTES,
+        });
     }
     Ok(())
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as PEM uses it.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
 
         let symbols = group.len() + 1;

@@ -5,7 +5,10 @@ use spiffe_bundle::{BundleError, X509Bundle};
 use spiffe_id::TrustDomain;
 
 fn read(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/go-spiffe/x509bundle/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/go-spiffe/x509bundle/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"))
 }
 
@@ -31,8 +34,14 @@ fn certs_pem_gives_two_authorities_in_file_order() {
 #[test]
 fn corrupted_pem_is_a_certificate_that_cannot_be_parsed() {
     let err = from_pem("corrupted.pem").unwrap_err();
-    assert!(matches!(err, BundleError::InvalidCertificate { index: 1, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "certificate 1 of the bundle cannot be parsed");
+    assert!(
+        matches!(err, BundleError::InvalidCertificate { index: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "certificate 1 of the bundle cannot be parsed"
+    );
 }
 
 #[test]

@@ -30,7 +30,11 @@ fn from_der_reads_certificates_back_to_back_in_order() {
     let (a, b, c) = (ca("a"), ca("b"), ca("c"));
     let bundle = bundle_of("example.org", &[&a, &b, &c]);
 
-    let got: Vec<&[u8]> = bundle.authorities().iter().map(|cert| cert.as_ref()).collect();
+    let got: Vec<&[u8]> = bundle
+        .authorities()
+        .iter()
+        .map(|cert| cert.as_ref())
+        .collect();
     assert_eq!(got, vec![&a[..], &b[..], &c[..]]);
     assert_eq!(bundle.to_der(), [a, b, c].concat());
 }
@@ -48,8 +52,14 @@ fn from_der_names_the_certificate_that_cannot_be_parsed() {
     let der = [ca("a"), vec![0x30, 0x03, 0x02, 0x01, 0x01]].concat();
     let err = X509Bundle::from_der(td("example.org"), &der).unwrap_err();
 
-    assert!(matches!(err, BundleError::InvalidCertificate { index: 2, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "certificate 2 of the bundle cannot be parsed");
+    assert!(
+        matches!(err, BundleError::InvalidCertificate { index: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "certificate 2 of the bundle cannot be parsed"
+    );
     assert!(err.source().is_some());
 }
 
@@ -59,14 +69,26 @@ fn from_der_reports_a_truncated_certificate_by_position() {
     let b = ca("b");
     let der = [&a[..], &b[..b.len() - 1]].concat();
     let err = X509Bundle::from_der(td("example.org"), &der).unwrap_err();
-    assert!(matches!(err, BundleError::MalformedDer { index: 2 }), "{err:?}");
+    assert!(
+        matches!(err, BundleError::MalformedDer { index: 2 }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn from_der_refuses_input_larger_than_the_cap_before_parsing() {
     let der = vec![0u8; MAX_BUNDLE_BYTES + 1];
     let err = X509Bundle::from_der(td("example.org"), &der).unwrap_err();
-    assert!(matches!(err, BundleError::TooLarge { max: MAX_BUNDLE_BYTES, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            BundleError::TooLarge {
+                max: MAX_BUNDLE_BYTES,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -74,7 +96,15 @@ fn from_der_refuses_more_authorities_than_the_cap() {
     // Empty SEQUENCEs are framed like certificates, so the count is reached before decoding.
     let der = [0x30, 0x00].repeat(MAX_AUTHORITIES + 1);
     let err = X509Bundle::from_der(td("example.org"), &der).unwrap_err();
-    assert!(matches!(err, BundleError::TooManyAuthorities { max: MAX_AUTHORITIES }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            BundleError::TooManyAuthorities {
+                max: MAX_AUTHORITIES
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -91,9 +121,16 @@ fn to_pem_writes_blocks_that_from_pem_reads_back() {
 #[test]
 fn from_pem_refuses_a_private_key_block() {
     let key = KeyPair::generate().unwrap();
-    let pem = format!("{}{}", bundle_of("x.org", &[&ca("a")]).to_pem(), key.serialize_pem());
+    let pem = format!(
+        "{}{}",
+        bundle_of("x.org", &[&ca("a")]).to_pem(),
+        key.serialize_pem()
+    );
     let err = X509Bundle::from_pem(td("example.org"), pem.as_bytes()).unwrap_err();
-    assert!(matches!(err, BundleError::UnexpectedPemBlock { block: 2 }), "{err:?}");
+    assert!(
+        matches!(err, BundleError::UnexpectedPemBlock { block: 2 }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -101,8 +138,13 @@ fn add_authority_checks_that_it_is_a_certificate() {
     let mut bundle = X509Bundle::new(td("example.org"));
     bundle.add_authority(CertificateDer::from(ca("a"))).unwrap();
 
-    let err = bundle.add_authority(CertificateDer::from(vec![0x30, 0x00])).unwrap_err();
-    assert!(matches!(err, BundleError::InvalidCertificate { index: 2, .. }), "{err:?}");
+    let err = bundle
+        .add_authority(CertificateDer::from(vec![0x30, 0x00]))
+        .unwrap_err();
+    assert!(
+        matches!(err, BundleError::InvalidCertificate { index: 2, .. }),
+        "{err:?}"
+    );
     assert_eq!(bundle.authorities().len(), 1);
 }
 
@@ -126,7 +168,10 @@ fn same_authorities_ignores_order_but_not_content() {
 fn debug_shows_trust_domain_and_count_not_bytes() {
     let bundle = bundle_of("example.org", &[&ca("a")]);
     let debug = format!("{bundle:?}");
-    assert!(debug.contains("example.org") && debug.contains("authorities: 1"), "{debug}");
+    assert!(
+        debug.contains("example.org") && debug.contains("authorities: 1"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -137,7 +182,10 @@ fn bundle_set_looks_up_by_str_and_by_trust_domain() {
 
     assert_eq!(set.len(), 2);
     assert_eq!(set.get("a.org").unwrap().trust_domain().as_str(), "a.org");
-    assert_eq!(set.get(&td("b.org")).unwrap().trust_domain().as_str(), "b.org");
+    assert_eq!(
+        set.get(&td("b.org")).unwrap().trust_domain().as_str(),
+        "b.org"
+    );
     assert!(set.get("c.org").is_none());
     assert!(set.contains("a.org"));
 }

@@ -34,8 +34,7 @@ pub(crate) fn load_signing_key(
 
 /// The signature algorithms the active backend verifies certificates with; the same list
 /// rustls uses for TLS.
-pub(crate) fn verification_algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm]
-{
+pub(crate) fn verification_algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
     static ALGORITHMS: OnceLock<&'static [&'static dyn SignatureVerificationAlgorithm]> =
         OnceLock::new();
     ALGORITHMS.get_or_init(|| provider().signature_verification_algorithms.all)

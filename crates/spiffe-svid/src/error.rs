@@ -113,14 +113,20 @@ impl fmt::Display for X509SvidError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLarge { input, len, max } => {
-                write!(f, "{input} input of {len} bytes is larger than the limit of {max} bytes")
+                write!(
+                    f,
+                    "{input} input of {len} bytes is larger than the limit of {max} bytes"
+                )
             }
             Self::TooManyCertificates { max } => {
                 write!(f, "chain holds more than {max} certificates")
             }
             Self::EmptyChain => f.write_str("chain holds no certificate"),
             Self::MalformedDer { index } => {
-                write!(f, "element {index} of the chain is not a complete DER certificate")
+                write!(
+                    f,
+                    "element {index} of the chain is not a complete DER certificate"
+                )
             }
             Self::InvalidCertificate { index, .. } => {
                 write!(f, "certificate {index} of the chain cannot be parsed")

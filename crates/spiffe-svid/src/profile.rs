@@ -81,10 +81,16 @@ impl fmt::Display for ProfileError {
         match self {
             Self::NoUriSan => f.write_str("leaf certificate has no URI SAN"),
             Self::MultipleUriSans { count } => {
-                write!(f, "leaf certificate has {count} URI SANs, an SVID has exactly one")
+                write!(
+                    f,
+                    "leaf certificate has {count} URI SANs, an SVID has exactly one"
+                )
             }
             Self::InvalidSpiffeId { uri, .. } => {
-                write!(f, "URI SAN {uri:?} of the leaf certificate is not a valid SPIFFE ID")
+                write!(
+                    f,
+                    "URI SAN {uri:?} of the leaf certificate is not a valid SPIFFE ID"
+                )
             }
             Self::TrustDomainId { id } => {
                 write!(f, "leaf SPIFFE ID {id} has no path")
@@ -99,10 +105,16 @@ impl fmt::Display for ProfileError {
                 write!(f, "certificate {index} of the chain signs but is not a CA")
             }
             Self::SigningCertLacksKeyCertSign { index } => {
-                write!(f, "certificate {index} of the chain signs but lacks keyCertSign")
+                write!(
+                    f,
+                    "certificate {index} of the chain signs but lacks keyCertSign"
+                )
             }
             Self::MalformedExtension { index, extension } => {
-                write!(f, "{extension} extension of certificate {index} of the chain is malformed")
+                write!(
+                    f,
+                    "{extension} extension of certificate {index} of the chain is malformed"
+                )
             }
         }
     }
@@ -120,10 +132,13 @@ impl std::error::Error for ProfileError {
 /// Checks the leaf and returns its SPIFFE ID.
 pub(crate) fn check_leaf(leaf: &Certificate) -> Result<SpiffeId, ProfileError> {
     let sans = extension::<SubjectAltName>(leaf, 1, "subjectAltName")?;
-    let mut uris = sans.iter().flat_map(|san| &san.0).filter_map(|name| match name {
-        GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str()),
-        _ => None,
-    });
+    let mut uris = sans
+        .iter()
+        .flat_map(|san| &san.0)
+        .filter_map(|name| match name {
+            GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str()),
+            _ => None,
+        });
 
     // X509-SVID §2: exactly one URI SAN, whatever its scheme; DNS and IP SANs may accompany it.
     let uri = uris.next().ok_or(ProfileError::NoUriSan)?;
@@ -132,8 +147,10 @@ pub(crate) fn check_leaf(leaf: &Certificate) -> Result<SpiffeId, ProfileError> {
         return Err(ProfileError::MultipleUriSans { count: extra + 1 });
     }
 
-    let id = SpiffeId::parse(uri)
-        .map_err(|source| ProfileError::InvalidSpiffeId { uri: uri.to_owned(), source })?;
+    let id = SpiffeId::parse(uri).map_err(|source| ProfileError::InvalidSpiffeId {
+        uri: uri.to_owned(),
+        source,
+    })?;
 
     // X509-SVID §3.1: a leaf's SPIFFE ID has a path.
     if id.is_trust_domain_id() {
@@ -192,6 +209,9 @@ where
 {
     match cert.tbs_certificate.get::<T>() {
         Ok(found) => Ok(found.map(|(_critical, value)| value)),
-        Err(_) => Err(ProfileError::MalformedExtension { index, extension: name }),
+        Err(_) => Err(ProfileError::MalformedExtension {
+            index,
+            extension: name,
+        }),
     }
 }

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use rustls::sign::SigningKey;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use spiffe_bundle::der::{parse_certificate, split_certificates, SplitError};
+use spiffe_bundle::der::{SplitError, parse_certificate, split_certificates};
 use spiffe_id::SpiffeId;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
@@ -55,7 +55,10 @@ impl X509Svid {
             // A kind of split failure added later: the chain is unusable from its start.
             _ => X509SvidError::MalformedDer { index: 1 },
         })?;
-        let chain = slices.into_iter().map(|der| CertificateDer::from(der.to_vec())).collect();
+        let chain = slices
+            .into_iter()
+            .map(|der| CertificateDer::from(der.to_vec()))
+            .collect();
 
         let key = PrivatePkcs8KeyDer::from(key_pkcs8_der.to_vec());
         Self::from_parts(chain, PrivateKeyDer::Pkcs8(key))
@@ -96,9 +99,11 @@ impl X509Svid {
 
         let mut parsed = Vec::with_capacity(chain.len());
         for (position, der) in chain.iter().enumerate() {
-            let cert = parse_certificate(der).map_err(|source| {
-                X509SvidError::InvalidCertificate { index: position + 1, source }
-            })?;
+            let cert =
+                parse_certificate(der).map_err(|source| X509SvidError::InvalidCertificate {
+                    index: position + 1,
+                    source,
+                })?;
             parsed.push(cert);
         }
 
@@ -209,7 +214,11 @@ impl Drop for X509Svid {
 
 fn check_size(input: PemInput, bytes: &[u8], max: usize) -> Result<(), X509SvidError> {
     if bytes.len() > max {
-        return Err(X509SvidError::TooLarge { input, len: bytes.len(), max });
+        return Err(X509SvidError::TooLarge {
+            input,
+            len: bytes.len(),
+            max,
+        });
     }
     Ok(())
 }
@@ -222,8 +231,10 @@ fn chain_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, X509SvidEr
 
     for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
         blocks += 1;
-        let (kind, der) = section
-            .map_err(|source| X509SvidError::InvalidPem { input: PemInput::Certificates, source })?;
+        let (kind, der) = section.map_err(|source| X509SvidError::InvalidPem {
+            input: PemInput::Certificates,
+            source,
+        })?;
 
         if kind == SectionKind::Certificate {
             if chain.len() == MAX_CHAIN_LEN {
@@ -237,7 +248,9 @@ fn chain_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, X509SvidEr
     }
 
     if blocks == 0 && !pem.is_empty() {
-        return Err(X509SvidError::NoPemBlocks { input: PemInput::Certificates });
+        return Err(X509SvidError::NoPemBlocks {
+            input: PemInput::Certificates,
+        });
     }
     Ok(chain)
 }
@@ -250,8 +263,10 @@ fn key_from_pem(pem: &[u8]) -> Result<PrivateKeyDer<'static>, X509SvidError> {
 
     for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
         blocks += 1;
-        let (kind, der) = section
-            .map_err(|source| X509SvidError::InvalidPem { input: PemInput::PrivateKey, source })?;
+        let (kind, der) = section.map_err(|source| X509SvidError::InvalidPem {
+            input: PemInput::PrivateKey,
+            source,
+        })?;
         let der = Zeroizing::new(der);
 
         match kind {
@@ -275,9 +290,9 @@ fn key_from_pem(pem: &[u8]) -> Result<PrivateKeyDer<'static>, X509SvidError> {
 
     match key {
         Some(key) => Ok(key),
-        None if blocks == 0 && !pem.is_empty() => {
-            Err(X509SvidError::NoPemBlocks { input: PemInput::PrivateKey })
-        }
+        None if blocks == 0 && !pem.is_empty() => Err(X509SvidError::NoPemBlocks {
+            input: PemInput::PrivateKey,
+        }),
         None if other_key_forms => Err(X509SvidError::KeyNotPkcs8),
         None => Err(X509SvidError::NoPrivateKey),
     }
@@ -285,7 +300,9 @@ fn key_from_pem(pem: &[u8]) -> Result<PrivateKeyDer<'static>, X509SvidError> {
 
 /// Compares the public key of `key` with the leaf's: algorithm OID and key bits.
 fn check_key_match(key: &dyn SigningKey, leaf: &Certificate) -> Result<(), X509SvidError> {
-    let spki_der = key.public_key().ok_or(X509SvidError::PublicKeyUnavailable)?;
+    let spki_der = key
+        .public_key()
+        .ok_or(X509SvidError::PublicKeyUnavailable)?;
     let ours = SubjectPublicKeyInfoOwned::from_der(&spki_der)
         .map_err(|_| X509SvidError::PublicKeyUnavailable)?;
 

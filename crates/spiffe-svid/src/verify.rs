@@ -6,7 +6,8 @@ use spiffe_bundle::X509BundleSource;
 use spiffe_bundle::der::{CertificateDecodeError, parse_certificate};
 use spiffe_id::SpiffeId;
 use webpki::{
-    EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage, RequiredEkuNotFoundContext,
+    EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage,
+    RequiredEkuNotFoundContext,
 };
 
 use crate::{MAX_CHAIN_LEN, ProfileError, backend, profile};
@@ -78,10 +79,16 @@ impl fmt::Display for X509VerifyError {
                 write!(f, "no bundle for trust domain {trust_domain}")
             }
             Self::NoAuthorities { trust_domain } => {
-                write!(f, "bundle for trust domain {trust_domain} has no usable authority")
+                write!(
+                    f,
+                    "bundle for trust domain {trust_domain} has no usable authority"
+                )
             }
             Self::PathValidation { trust_domain, .. } => {
-                write!(f, "peer chain does not verify against the bundle of {trust_domain}")
+                write!(
+                    f,
+                    "peer chain does not verify against the bundle of {trust_domain}"
+                )
             }
         }
     }
@@ -185,14 +192,18 @@ pub fn verify_x509_svid_chain(
     let trust_domain = spiffe_id.trust_domain_name();
     let bundle = bundles
         .x509_bundle(trust_domain)
-        .ok_or_else(|| X509VerifyError::NoBundle { trust_domain: trust_domain.to_owned() })?;
+        .ok_or_else(|| X509VerifyError::NoBundle {
+            trust_domain: trust_domain.to_owned(),
+        })?;
     let anchors: Vec<_> = bundle
         .authorities()
         .iter()
         .filter_map(|cert| webpki::anchor_from_trusted_cert(cert).ok())
         .collect();
     if anchors.is_empty() {
-        return Err(X509VerifyError::NoAuthorities { trust_domain: trust_domain.to_owned() });
+        return Err(X509VerifyError::NoAuthorities {
+            trust_domain: trust_domain.to_owned(),
+        });
     }
 
     // X509-SVID §5.1: standard path validation up to one of those authorities.
@@ -225,12 +236,18 @@ pub fn verify_x509_svid_chain(
         verified.push(der.into_owned());
     }
 
-    Ok(VerifiedX509Svid { spiffe_id, path: verified })
+    Ok(VerifiedX509Svid {
+        spiffe_id,
+        path: verified,
+    })
 }
 
 /// The 1-based position of `cert` in the peer's chain.
 fn position_in(chain: &[CertificateDer<'_>], cert: &[u8]) -> usize {
-    chain.iter().position(|c| c.as_ref() == cert).map_or(0, |i| i + 1)
+    chain
+        .iter()
+        .position(|c| c.as_ref() == cert)
+        .map_or(0, |i| i + 1)
 }
 
 /// Extended key usage policy for SVIDs: an absent EKU extension allows any use; a present one
@@ -255,9 +272,11 @@ impl ExtendedKeyUsageValidator for TlsAuthentication {
             return Ok(());
         }
         // webpki's context names one required purpose; clientAuth would have done as well.
-        Err(webpki::Error::RequiredEkuNotFoundContext(RequiredEkuNotFoundContext {
-            required: KeyUsage::server_auth(),
-            present,
-        }))
+        Err(webpki::Error::RequiredEkuNotFoundContext(
+            RequiredEkuNotFoundContext {
+                required: KeyUsage::server_auth(),
+                present,
+            },
+        ))
     }
 }

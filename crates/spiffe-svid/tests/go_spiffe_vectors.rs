@@ -4,7 +4,10 @@
 use spiffe_svid::{PemInput, ProfileError, X509Svid, X509SvidError};
 
 fn read(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/go-spiffe/x509svid/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/go-spiffe/x509svid/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"))
 }
 
@@ -47,12 +50,18 @@ fn a_key_that_belongs_to_another_certificate_is_a_mismatch() {
 
 #[test]
 fn wrong_leaf_ca_true_is_refused_as_a_ca() {
-    assert_eq!(profile_error("wrong-leaf-ca-true.pem"), ProfileError::LeafIsCa);
+    assert_eq!(
+        profile_error("wrong-leaf-ca-true.pem"),
+        ProfileError::LeafIsCa
+    );
 }
 
 #[test]
 fn wrong_leaf_cert_sign_is_refused_for_key_cert_sign() {
-    assert_eq!(profile_error("wrong-leaf-cert-sign.pem"), ProfileError::LeafHasKeyCertSign);
+    assert_eq!(
+        profile_error("wrong-leaf-cert-sign.pem"),
+        ProfileError::LeafHasKeyCertSign
+    );
 }
 
 #[test]
@@ -65,7 +74,10 @@ fn wrong_leaf_no_digital_signature_is_refused() {
 
 #[test]
 fn wrong_leaf_empty_id_is_refused_for_missing_uri_san() {
-    assert_eq!(profile_error("wrong-leaf-empty-id.pem"), ProfileError::NoUriSan);
+    assert_eq!(
+        profile_error("wrong-leaf-empty-id.pem"),
+        ProfileError::NoUriSan
+    );
 }
 
 #[test]
@@ -79,13 +91,27 @@ fn wrong_intermediate_no_ca_is_refused_as_a_signing_cert_that_is_not_a_ca() {
 #[test]
 fn corrupt_cert_is_a_malformed_certificate() {
     let err = load("corrupt-cert.pem", "key-pkcs8-rsa.pem").unwrap_err();
-    assert!(matches!(err, X509SvidError::InvalidCertificate { index: 1, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "certificate 1 of the chain cannot be parsed");
+    assert!(
+        matches!(err, X509SvidError::InvalidCertificate { index: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "certificate 1 of the chain cannot be parsed"
+    );
 }
 
 #[test]
 fn not_pem_is_refused_with_no_pem_blocks() {
     let err = load("not-pem", "key-pkcs8-rsa.pem").unwrap_err();
-    assert!(matches!(err, X509SvidError::NoPemBlocks { input: PemInput::Certificates }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            X509SvidError::NoPemBlocks {
+                input: PemInput::Certificates
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(err.to_string(), "no PEM blocks in the certificate input");
 }

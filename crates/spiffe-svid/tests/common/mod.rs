@@ -31,7 +31,10 @@ pub fn root(name: &str) -> Ca {
     let key = KeyPair::generate().unwrap();
     let params = ca_params(name);
     let cert = params.self_signed(&key).unwrap();
-    Ca { cert, issuer: Issuer::new(params, key) }
+    Ca {
+        cert,
+        issuer: Issuer::new(params, key),
+    }
 }
 
 pub fn intermediate(name: &str, parent: &Ca) -> Ca {
@@ -41,7 +44,10 @@ pub fn intermediate(name: &str, parent: &Ca) -> Ca {
 pub fn intermediate_with(params: CertificateParams, parent: &Ca) -> Ca {
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &parent.issuer).unwrap();
-    Ca { cert, issuer: Issuer::new(params, key) }
+    Ca {
+        cert,
+        issuer: Issuer::new(params, key),
+    }
 }
 
 /// Leaf parameters as an SVID should have them: one SPIFFE URI SAN, digitalSignature.
