@@ -13,6 +13,52 @@ pub const MAX_TRUST_DOMAIN_LEN: usize = 255;
 
 const SCHEME: &str = "spiffe://";
 
+/// Longest SPIFFE ID stored inline, without a heap allocation.
+pub const INLINE_CAPACITY: usize = 62;
+
+/// The bytes of a validated (hence ASCII) ID: inline when short, shared when long.
+#[derive(Clone)]
+enum IdStr {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_CAPACITY],
+    },
+    Shared(Arc<str>),
+}
+
+impl IdStr {
+    fn new(s: &str) -> Self {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE_CAPACITY => {
+                let mut bytes = [0; INLINE_CAPACITY];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Shared(s.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Shared(s) => s.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only validated IDs are stored, and those are ASCII, so this cannot fail; the
+            // check is the price of `forbid(unsafe_code)` and costs a few nanoseconds.
+            Self::Inline { .. } => core::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Self::Shared(s) => s,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+}
+
 /// Byte classes, one lookup per input byte.
 const TD: u8 = 1;
 const PATH: u8 = 2;
@@ -86,7 +132,7 @@ impl TrustDomain {
         s.push_str(SCHEME);
         s.push_str(&self.name);
         SpiffeId {
-            id: s.into(),
+            id: IdStr::new(&s),
             path_start: SCHEME.len() + self.name.len(),
         }
     }
@@ -126,11 +172,12 @@ impl AsRef<str> for TrustDomain {
 
 /// A SPIFFE ID, such as `spiffe://example.org/ns/prod/sa/api`.
 ///
-/// Parsing is byte-exact (see `docs/policy.md`): equal IDs are equal strings. The ID is kept as
-/// one shared string, so parsing allocates once and cloning does not allocate.
+/// Parsing is byte-exact (see `docs/policy.md`): equal IDs are equal strings. An ID of up to
+/// [`INLINE_CAPACITY`] bytes is stored inline (parsing and cloning do not allocate); a longer
+/// one is kept in one shared string (parsing allocates once, cloning does not).
 #[derive(Clone)]
 pub struct SpiffeId {
-    id: Arc<str>,
+    id: IdStr,
     /// Byte offset where the path starts (equal to the length for a trust domain ID).
     path_start: usize,
 }
@@ -145,7 +192,7 @@ impl SpiffeId {
     pub fn parse(s: &str) -> Result<Self, SpiffeIdError> {
         let path_start = validate(s)?;
         Ok(Self {
-            id: s.into(),
+            id: IdStr::new(&s),
             path_start,
         })
     }
@@ -173,7 +220,7 @@ impl SpiffeId {
         owned.push_str(&s[authority_end..]);
         let path_start = validate(&owned)?;
         Ok(Self {
-            id: owned.into(),
+            id: IdStr::new(&owned),
             path_start,
         })
     }
@@ -207,14 +254,14 @@ impl SpiffeId {
             s.push_str(segment);
         }
         Ok(Self {
-            id: s.into(),
+            id: IdStr::new(&s),
             path_start: SCHEME.len() + td.name.len(),
         })
     }
 
     /// The whole ID, `spiffe://example.org/path`.
     pub fn as_str(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 
     /// The trust domain, as its own value (allocates; see
@@ -227,12 +274,12 @@ impl SpiffeId {
 
     /// The trust domain name, such as `example.org`, without allocating.
     pub fn trust_domain_name(&self) -> &str {
-        &self.id[SCHEME.len()..self.path_start]
+        &self.as_str()[SCHEME.len()..self.path_start]
     }
 
     /// The path: empty, or a `/` followed by segments, such as `/ns/prod`.
     pub fn path(&self) -> &str {
-        &self.id[self.path_start..]
+        &self.as_str()[self.path_start..]
     }
 
     /// The path segments, without slashes; none for a trust domain ID.
@@ -256,26 +303,77 @@ impl SpiffeId {
 }
 
 /// Checks `s` and returns the byte offset where its path starts.
+///
+/// One pass over the bytes with a table lookup each; this is the hot path of ID parsing.
 fn validate(s: &str) -> Result<usize, SpiffeIdError> {
-    if s.is_empty() {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
         return Err(SpiffeIdError::Empty);
     }
-    if s.len() > MAX_ID_LEN {
-        return Err(SpiffeIdError::TooLong { len: s.len() });
+    if bytes.len() > MAX_ID_LEN {
+        return Err(SpiffeIdError::TooLong { len: bytes.len() });
     }
-    let Some(rest) = s.strip_prefix(SCHEME) else {
+    if !bytes.starts_with(SCHEME.as_bytes()) {
         return Err(SpiffeIdError::WrongScheme);
-    };
+    }
 
-    let td_len = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+    // SPIFFE-ID §2.2: the trust domain runs up to the first slash.
+    let mut i = SCHEME.len();
+    while i < bytes.len() {
+        let b = bytes[i];
+        if CLASS[usize::from(b)] & TD == 0 {
+            if b == b'/' {
+                break;
+            }
+            return Err(SpiffeIdError::TrustDomainChar {
+                position: i,
+                byte: b,
+            });
+        }
+        i += 1;
+    }
+    let td_len = i - SCHEME.len();
     if td_len == 0 {
         return Err(SpiffeIdError::MissingTrustDomain);
     }
-    check_trust_domain(&rest[..td_len], SCHEME.len())?;
+    if td_len > MAX_TRUST_DOMAIN_LEN {
+        return Err(SpiffeIdError::TrustDomainTooLong { len: td_len });
+    }
+    let path_start = i;
 
-    let path_start = SCHEME.len() + td_len;
-    check_path(&s[path_start..], path_start)?;
+    // SPIFFE-ID §2.3: the path is a series of `/segment`; `slash` is the current segment's
+    // leading slash.
+    let mut slash = i;
+    i += 1;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if CLASS[usize::from(b)] & PATH == 0 {
+            if b != b'/' {
+                return Err(SpiffeIdError::PathChar {
+                    position: i,
+                    byte: b,
+                });
+            }
+            check_segment_shape(&bytes[slash + 1..i], slash, false)?;
+            slash = i;
+        }
+        i += 1;
+    }
+    if path_start < bytes.len() {
+        check_segment_shape(&bytes[slash + 1..], slash, true)?;
+    }
     Ok(path_start)
+}
+
+/// SPIFFE-ID §2.3: a segment is neither empty nor a dot segment. `slash` is the position of
+/// its leading slash; an empty last segment is a trailing slash.
+fn check_segment_shape(segment: &[u8], slash: usize, last: bool) -> Result<(), SpiffeIdError> {
+    match segment {
+        [] if last => Err(SpiffeIdError::TrailingSlash),
+        [] => Err(SpiffeIdError::EmptySegment { position: slash }),
+        [b'.'] | [b'.', b'.'] => Err(SpiffeIdError::DotSegment { position: slash }),
+        _ => Ok(()),
+    }
 }
 
 /// SPIFFE-ID §2.2: trust domain characters and length. `offset` places errors in the input.
@@ -290,29 +388,6 @@ fn check_trust_domain(td: &str, offset: usize) -> Result<(), SpiffeIdError> {
         }),
         None => Ok(()),
     }
-}
-
-/// SPIFFE-ID §2.3: a path is empty or a series of `/segment`.
-fn check_path(path: &str, offset: usize) -> Result<(), SpiffeIdError> {
-    if path.is_empty() {
-        return Ok(());
-    }
-
-    let mut start = 0;
-    for segment in path[1..].split('/') {
-        let position = offset + start;
-        if segment.is_empty() {
-            let is_last = start + 1 == path.len();
-            return Err(if is_last {
-                SpiffeIdError::TrailingSlash
-            } else {
-                SpiffeIdError::EmptySegment { position }
-            });
-        }
-        check_segment(segment, position + 1)?;
-        start += 1 + segment.len();
-    }
-    Ok(())
 }
 
 /// One path segment; `offset` is the position of its first byte in the input.
@@ -339,7 +414,7 @@ fn check_segment(segment: &str, offset: usize) -> Result<(), SpiffeIdError> {
 
 impl PartialEq for SpiffeId {
     fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
+        self.id.as_bytes() == other.id.as_bytes()
     }
 }
 
@@ -353,37 +428,31 @@ impl PartialOrd for SpiffeId {
 
 impl Ord for SpiffeId {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.id.cmp(&other.id)
+        self.id.as_bytes().cmp(other.id.as_bytes())
     }
 }
 
 impl core::hash::Hash for SpiffeId {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.id.hash(state);
-    }
-}
-
-impl Borrow<str> for SpiffeId {
-    fn borrow(&self) -> &str {
-        &self.id
+        self.id.as_bytes().hash(state);
     }
 }
 
 impl AsRef<str> for SpiffeId {
     fn as_ref(&self) -> &str {
-        &self.id
+        self.as_str()
     }
 }
 
 impl fmt::Display for SpiffeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.id)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for SpiffeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SpiffeId({:?})", &*self.id)
+        write!(f, "SpiffeId({:?})", self.as_str())
     }
 }
 

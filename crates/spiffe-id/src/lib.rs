@@ -50,5 +50,5 @@ mod id;
 mod matcher;
 
 pub use error::SpiffeIdError;
-pub use id::{MAX_ID_LEN, MAX_TRUST_DOMAIN_LEN, SpiffeId, TrustDomain};
+pub use id::{INLINE_CAPACITY, MAX_ID_LEN, MAX_TRUST_DOMAIN_LEN, SpiffeId, TrustDomain};
 pub use matcher::IdMatcher;

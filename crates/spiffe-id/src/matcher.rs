@@ -53,7 +53,7 @@ impl IdMatcher {
         match self {
             Self::Any => true,
             Self::Exact(expected) => expected == id,
-            Self::OneOf(set) => set.contains(id.as_str()),
+            Self::OneOf(set) => set.contains(id),
             Self::MemberOf(td) => id.is_member_of(td),
         }
     }

@@ -1,5 +1,10 @@
 //! Every row of the shared SPIFFE ID vector table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use spiffe_id::{SpiffeId, SpiffeIdError};
 

@@ -1,0 +1,1 @@
+//! Side-by-side benchmarks; see `benches/`. This library is empty on purpose.
