@@ -192,7 +192,7 @@ impl SpiffeId {
     pub fn parse(s: &str) -> Result<Self, SpiffeIdError> {
         let path_start = validate(s)?;
         Ok(Self {
-            id: IdStr::new(&s),
+            id: IdStr::new(s),
             path_start,
         })
     }
