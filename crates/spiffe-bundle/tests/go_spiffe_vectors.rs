@@ -1,5 +1,11 @@
 //! The go-spiffe x509bundle vectors (see `data/go-spiffe/README.md`) with their expected
 //! outcomes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use spiffe_bundle::{BundleError, X509Bundle};
 use spiffe_id::TrustDomain;

@@ -1,4 +1,10 @@
 //! X509Bundle, X509BundleSet and X509BundleSource against rcgen-made certificates.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::error::Error as _;
 

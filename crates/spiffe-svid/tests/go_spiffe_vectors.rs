@@ -1,5 +1,11 @@
 //! The go-spiffe x509svid vectors (see `data/go-spiffe/README.md`) with their expected
 //! outcomes. The certificates are expired, so they are read, not verified.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use spiffe_svid::{PemInput, ProfileError, X509Svid, X509SvidError};
 

@@ -1,4 +1,10 @@
 //! Verifying peer chains: scenarios T1 and T2, trust domain binding and the injected clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 mod common;
 
@@ -165,7 +171,10 @@ fn intermediate_without_key_cert_sign_on_the_path_is_rejected() {
         &bundle("example.org", &[root.der()]),
         SystemTime::now(),
     );
-    assert_eq!(profile_error(result), ProfileError::SigningCertLacksKeyCertSign { index: 2 });
+    assert_eq!(
+        profile_error(result),
+        ProfileError::SigningCertLacksKeyCertSign { index: 2 }
+    );
 }
 
 #[test]

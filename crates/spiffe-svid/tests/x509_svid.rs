@@ -1,4 +1,10 @@
 //! Reading X.509-SVIDs made with rcgen: profile scenarios P2, P3, P4 and the key rules.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 mod common;
 
