@@ -27,7 +27,7 @@ struct Cli {
     trust_domain: Option<String>,
 
     /// An identity to serve: spiffe://td/path[,hint=h][,ttl=30s][,uid=1000]. Repeatable.
-    #[arg(long = "identity", value_name = "SPEC")]
+    #[arg(long = "identity", value_name = "SPEC", value_parser = parse_identity)]
     identities: Vec<Identity>,
 
     /// Sign SVIDs with an intermediate CA.
@@ -37,6 +37,12 @@ struct Cli {
     /// TOML configuration file (trust_domain, socket, intermediate, [[identity]]).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+/// Uses the `--identity` syntax of `Identity`'s `FromStr` (clap would otherwise pick
+/// `From<String>`, which takes the whole value as a SPIFFE ID).
+fn parse_identity(value: &str) -> Result<Identity, DevAgentError> {
+    value.parse()
 }
 
 impl Cli {
