@@ -558,10 +558,10 @@ fn listen(shared: &Arc<Shared>, path: &Path) -> Result<Server, DevAgentError> {
 }
 
 fn remove_socket(path: &Path) {
-    if let Err(err) = std::fs::remove_file(path) {
-        if err.kind() != io::ErrorKind::NotFound {
-            tracing::debug!(path = %path.display(), error = %err, "cannot remove socket file");
-        }
+    if let Err(err) = std::fs::remove_file(path)
+        && err.kind() != io::ErrorKind::NotFound
+    {
+        tracing::debug!(path = %path.display(), error = %err, "cannot remove socket file");
     }
 }
 

@@ -68,9 +68,8 @@ impl Cli {
 }
 
 #[expect(
-    clippy::print_stdout,
     clippy::print_stderr,
-    reason = "a binary reports to its user"
+    reason = "a binary reports its errors to its user"
 )]
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -249,26 +249,26 @@ enum Wake {
 impl<M: StreamMessage> StreamTask<M> {
     async fn run(mut self, fault: Option<Fault>) {
         let mut first = None;
-        match &fault {
-            Some(Fault::HoldFirst(delay)) => {
-                if !self.wait(Some(*delay)).await {
-                    return;
-                }
-            }
+        let proceed = match &fault {
+            Some(Fault::HoldFirst(delay)) => self.wait(Some(*delay)).await,
             Some(Fault::Hang) => {
                 self.wait(None).await;
-                return;
+                false
             }
             Some(fault @ Fault::Garbage(_)) => {
-                let garbage = M::from_fault(&self.shared, self.caller_uid, fault);
-                if let Some(garbage) = garbage {
-                    if !self.send(Ok(garbage)).await {
-                        return;
-                    }
+                match M::from_fault(&self.shared, self.caller_uid, fault) {
+                    Some(garbage) => self.send(Ok(garbage)).await,
+                    None => true,
                 }
             }
-            Some(fault) => first = M::from_fault(&self.shared, self.caller_uid, fault),
-            None => {}
+            Some(fault) => {
+                first = M::from_fault(&self.shared, self.caller_uid, fault);
+                true
+            }
+            None => true,
+        };
+        if !proceed {
+            return;
         }
 
         self.changes.borrow_and_update();

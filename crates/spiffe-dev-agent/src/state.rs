@@ -188,10 +188,10 @@ impl Shared {
             }
             renewed
         };
-        if renewed == 0 {
-            if let Some(id) = spiffe_id {
-                return Err(DevAgentError::UnknownIdentity(id.to_owned()));
-            }
+        if renewed == 0
+            && let Some(id) = spiffe_id
+        {
+            return Err(DevAgentError::UnknownIdentity(id.to_owned()));
         }
         self.count(|s| s.svid_renewals += renewed);
         self.publish();

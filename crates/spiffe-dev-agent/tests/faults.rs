@@ -1,5 +1,11 @@
 //! Scripted faults, injections, revocation and the listener lifecycle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,11 @@
 //! What the agent serves when nothing is scripted: SVIDs, bundles, rotation, access rules.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "integration tests and their helpers: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};
