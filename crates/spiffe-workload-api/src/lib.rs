@@ -48,7 +48,7 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | loads SVID private keys with aws-lc-rs (through `spiffe-svid`) |
 //! | `ring` | no | loads SVID private keys with ring instead |
-//! | `server` | no | the generated server trait and service, [`proto::spiffe_workload_api_server`], for agents and test servers |
+//! | `server` | no | the generated server trait and service, `proto::spiffe_workload_api_server`, for agents and test servers |
 //!
 //! # Decisions
 //!

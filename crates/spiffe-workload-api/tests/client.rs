@@ -878,3 +878,19 @@ async fn client_dials_the_socket_path_again_after_the_agent_restarts() {
     }
     panic!("never reconnected: {last:?}");
 }
+
+#[tokio::test]
+async fn watch_goes_on_after_every_client_handle_is_dropped() {
+    // Dropping the client is not `close()`: a watch owns its connection.
+    let ca = Ca::new();
+    let agent = start_agent().await;
+    let x509 = x509_response(vec![svid_message(&ca, "spiffe://example.org/a", "")]);
+    agent.script_x509(Script::Send(vec![Ok(x509.clone()), Ok(x509)]));
+    let client = agent.client();
+
+    let mut watch = within(client.watch_x509_context()).await.unwrap();
+    drop(client);
+
+    assert!(within(watch.next()).await.unwrap().is_ok());
+    assert!(within(watch.next()).await.unwrap().is_ok());
+}
