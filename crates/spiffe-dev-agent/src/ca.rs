@@ -211,7 +211,7 @@ fn ca_params(
     let uri = format!("spiffe://{trust_domain}").try_into().map_err(|_| {
         DevAgentError::InvalidTrustDomain {
             input: trust_domain.to_owned(),
-            reason: "not representable as an IA5 string",
+            reason: "not representable as an IA5 string".to_owned(),
         }
     })?;
     params.subject_alt_names = vec![SanType::URI(uri)];

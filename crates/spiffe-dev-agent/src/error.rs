@@ -20,7 +20,7 @@ pub enum DevAgentError {
         /// The rejected input.
         input: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
     /// An identity cannot be served: bad SPIFFE ID, foreign trust domain, TTL too short,
     /// malformed `--identity` value.

@@ -1,77 +1,32 @@
-//! Just enough SPIFFE ID checking to refuse to mint certificates for malformed IDs.
-//!
-//! The rules follow docs/SPEC-POLICY (byte-exact, lowercase scheme and trust domain, no
-//! empty, `.` or `..` segments). The full parser lives in the `spiffe-id` crate; this module
-//! keeps the dev agent free of it in non-test code.
+//! SPIFFE ID checks before the CA mints anything, on top of the `spiffe-id` parser.
+
+use spiffe_id::{SpiffeId, TrustDomain};
 
 use crate::DevAgentError;
 
-const SCHEME: &str = "spiffe://";
-/// SPIFFE ID §2.1: a trust domain is at most 255 bytes.
-const MAX_TRUST_DOMAIN_LEN: usize = 255;
-/// SPIFFE ID §2.3: a whole ID is at most 2048 bytes.
-const MAX_ID_LEN: usize = 2048;
-
 /// Checks a bare trust domain name such as `example.org`.
 pub(crate) fn check_trust_domain(name: &str) -> Result<(), DevAgentError> {
-    let reason = if name.is_empty() {
-        Some("empty")
-    } else if name.len() > MAX_TRUST_DOMAIN_LEN {
-        Some("longer than 255 bytes")
-    } else if name.contains(':') || name.contains('/') {
-        Some("expected a bare name such as example.org, not a URI")
-    } else if !name.bytes().all(is_trust_domain_char) {
-        Some("only lowercase letters, digits, '.', '-' and '_' are allowed")
-    } else {
-        None
-    };
-
-    match reason {
-        Some(reason) => Err(DevAgentError::InvalidTrustDomain {
+    TrustDomain::new(name)
+        .map(drop)
+        .map_err(|err| DevAgentError::InvalidTrustDomain {
             input: name.to_owned(),
-            reason,
-        }),
-        None => Ok(()),
-    }
+            reason: err.to_string(),
+        })
 }
 
 /// Checks that `id` is a SPIFFE ID with a non-empty path in `trust_domain`.
 pub(crate) fn check_workload_id(id: &str, trust_domain: &str) -> Result<(), DevAgentError> {
-    if id.len() > MAX_ID_LEN {
-        return Err(DevAgentError::identity(id, "longer than 2048 bytes"));
-    }
-    let Some(rest) = id.strip_prefix(SCHEME) else {
-        return Err(DevAgentError::identity(id, "must start with spiffe://"));
-    };
-    let (td, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let parsed = SpiffeId::parse(id).map_err(|err| DevAgentError::identity(id, err.to_string()))?;
 
-    if td != trust_domain {
+    if parsed.trust_domain_name() != trust_domain {
         let reason = format!("not in the agent's trust domain {trust_domain}");
         return Err(DevAgentError::identity(id, reason));
     }
     // X509-SVID §2: a workload SVID names a workload, so the path is not empty.
-    if path.is_empty() {
+    if parsed.is_trust_domain_id() {
         return Err(DevAgentError::identity(id, "the path is empty"));
     }
-    for segment in path[1..].split('/') {
-        if segment.is_empty() || segment == "." || segment == ".." {
-            let reason = "empty, '.' and '..' path segments are not allowed";
-            return Err(DevAgentError::identity(id, reason));
-        }
-        if !segment.bytes().all(is_path_char) {
-            let reason = "path segments allow only letters, digits, '.', '-' and '_'";
-            return Err(DevAgentError::identity(id, reason));
-        }
-    }
     Ok(())
-}
-
-fn is_trust_domain_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
-}
-
-fn is_path_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
 }
 
 #[cfg(test)]
