@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use spiffe_dev_agent::proto::{X509svid, X509svidResponse};
+use spiffe_dev_agent::proto::{X509BundlesResponse, X509svid, X509svidResponse};
 use spiffe_dev_agent::{
     Code, DevAgent, DevAgentHandle, Fault, Garbage, Identity, Revocation, StreamEnd, StreamKind,
 };
@@ -396,4 +396,35 @@ async fn fixed_socket_path_with_a_stale_socket_file_is_reused() {
     assert!(open_svids(&mut client).await.is_ok());
     drop(agent);
     assert!(!path.exists(), "dropping the handle removes the socket");
+}
+
+#[tokio::test]
+async fn bundles_stream_takes_garbage_and_raw_responses_then_the_real_bundle() {
+    let agent = agent().await;
+    let raw = X509BundlesResponse {
+        bundles: [("spiffe://raw.org".to_owned(), vec![1, 2, 3])].into(),
+        ..X509BundlesResponse::default()
+    };
+    let fault = Fault::RawX509Bundles(raw.clone());
+    agent.script(StreamKind::X509Bundles, fault, 1).unwrap();
+    let garbage = Fault::Garbage(Garbage::UnparsableBundle);
+    agent.script(StreamKind::X509Bundles, garbage, 1).unwrap();
+    let mut stats = agent.watch_stats();
+    let mut client = connect(&agent).await;
+
+    let mut first = open_bundles(&mut client).await.unwrap();
+    assert_eq!(next(&mut first).await.unwrap().unwrap(), raw);
+    let mut second = open_bundles(&mut client).await.unwrap();
+    let bad = next(&mut second).await.unwrap().unwrap();
+    let good = next(&mut second).await.unwrap().unwrap();
+
+    let own = "spiffe://example.org";
+    assert_ne!(bad.bundles[own], good.bundles[own]);
+    assert_eq!(good.bundles[own], agent.bundle().concat());
+    assert_eq!(agent.inject_x509_bundles_response(raw.clone()), 2);
+    assert_eq!(next(&mut second).await.unwrap().unwrap(), raw);
+    stats
+        .wait_for(|s| s.x509_bundles_messages == 5)
+        .await
+        .unwrap();
 }
