@@ -1,0 +1,88 @@
+use core::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spiffe_id::SpiffeId;
+use spiffe_workload_api::WorkloadApiError;
+
+/// Why a source could not be built, or cannot serve what was asked of it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// No Workload API address: none was given and `SPIFFE_ENDPOINT_SOCKET` is not set
+    /// (workspace policy, "Workload API client"). Reported at once, never after a timeout.
+    NoEndpoint,
+
+    /// The Workload API address is malformed, or the client could not be created.
+    Client(Arc<WorkloadApiError>),
+
+    /// No usable update arrived within the first-update timeout. `last_error` says why
+    /// (socket missing, connection refused, no identity issued, ...).
+    FirstUpdateTimeout {
+        /// The timeout that passed.
+        timeout: Duration,
+        /// How many times the stream was opened.
+        attempts: u32,
+        /// The last failure seen, if any.
+        last_error: Option<Arc<WorkloadApiError>>,
+    },
+
+    /// The agent refused the request in a way that retrying cannot fix (InvalidArgument,
+    /// Unimplemented); the source has stopped.
+    Rejected(Arc<WorkloadApiError>),
+
+    /// The agent revoked this workload's identity: PermissionDenied in the middle of a stream,
+    /// or an update with no SVIDs (workspace policy, "Sources"). Bundles are still served and
+    /// the source keeps watching for a new identity.
+    Revoked,
+
+    /// The SVID the source holds is past its NotAfter and no newer one has arrived
+    /// (workspace policy, "X.509-SVIDs").
+    Expired {
+        /// The SVID's SPIFFE ID.
+        id: SpiffeId,
+    },
+
+    /// The picker matches none of the SVIDs the agent sent.
+    NoMatchingSvid {
+        /// What the picker looks for.
+        picker: String,
+    },
+
+    /// The source was closed, or its last handle dropped.
+    Closed,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoEndpoint => f.write_str(
+                "no Workload API endpoint: no address was given and SPIFFE_ENDPOINT_SOCKET is not set",
+            ),
+            Self::Client(_) => f.write_str("cannot create the Workload API client"),
+            Self::FirstUpdateTimeout { timeout, attempts, last_error } => {
+                write!(f, "no X.509 update within {timeout:?} after {attempts} attempt(s)")?;
+                match last_error {
+                    Some(e) => write!(f, "; last error: {e}"),
+                    None => f.write_str("; the agent accepted the stream but sent nothing"),
+                }
+            }
+            Self::Rejected(_) => f.write_str("the Workload API refused the request"),
+            Self::Revoked => f.write_str("the agent revoked this workload's identity"),
+            Self::Expired { id } => write!(f, "the X.509-SVID for {id} has expired"),
+            Self::NoMatchingSvid { picker } => {
+                write!(f, "no SVID from the agent matches the picker ({picker})")
+            }
+            Self::Closed => f.write_str("the source is closed"),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Client(e) | Self::Rejected(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
