@@ -89,11 +89,13 @@
 
 mod backend;
 mod error;
+mod inspect;
 mod profile;
 mod svid;
 mod verify;
 
 pub use error::{PemInput, X509SvidError};
+pub use inspect::{LeafInfo, inspect_leaf};
 pub use profile::ProfileError;
 pub use svid::X509Svid;
 pub use verify::{PathValidationError, VerifiedX509Svid, X509VerifyError, verify_x509_svid_chain};

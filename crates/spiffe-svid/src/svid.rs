@@ -315,7 +315,7 @@ fn check_key_match(key: &dyn SigningKey, leaf: &Certificate) -> Result<(), X509S
     Ok(())
 }
 
-fn serial_hex(bytes: &[u8]) -> String {
+pub(crate) fn serial_hex(bytes: &[u8]) -> String {
     let significant = match bytes {
         [0, rest @ ..] if !rest.is_empty() => rest,
         _ => bytes,
