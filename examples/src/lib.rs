@@ -1,1 +1,5 @@
-//! Placeholder.
+//! Runnable demos of the workspace. `cargo run --example mtls-demo` runs the mutual TLS demo
+//! against an embedded dev agent (or `SPIFFE_ENDPOINT_SOCKET` when set).
+
+pub mod mtls;
+pub mod tls;
