@@ -22,7 +22,10 @@ fn inspecting_a_leaf_reads_the_same_fields_as_parsing_the_svid() {
 #[test]
 fn inspecting_garbage_or_a_ca_certificate_is_an_error() {
     let garbage = inspect_leaf(&CertificateDer::from(vec![0x30, 0x03, 1, 2, 3]));
-    assert!(matches!(garbage, Err(X509VerifyError::InvalidCertificate { .. })), "{garbage:?}");
+    assert!(
+        matches!(garbage, Err(X509VerifyError::InvalidCertificate { .. })),
+        "{garbage:?}"
+    );
 
     let ca = root("ca");
     let result = inspect_leaf(&CertificateDer::from(ca.der().to_vec()));
