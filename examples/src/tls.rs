@@ -139,8 +139,8 @@ impl SpiffeVerifier {
 
         let snapshot = self.source.snapshot();
         let at = UNIX_EPOCH + Duration::from_secs(now.as_secs());
-        let verified = spiffe_svid::verify_x509_svid_chain(&chain, snapshot.bundles(), at)
-            .map_err(other)?;
+        let verified =
+            spiffe_svid::verify_x509_svid_chain(&chain, snapshot.bundles(), at).map_err(other)?;
 
         if !self.authorize.matches(verified.spiffe_id()) {
             return Err(other(Unauthorized(verified.into_spiffe_id())));
