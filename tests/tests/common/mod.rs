@@ -1,0 +1,154 @@
+//! What the scenario tests share: agents, sources on scaled-down schedules, bounded waits, and a
+//! recorder of stream-open times.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::future::Future;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
+use spiffe_source::{X509Snapshot, X509Source, X509SourceBuilder, X509Updates};
+use spiffe_workload_api::BackoffPolicy;
+
+/// How long a test waits for something that should happen in milliseconds. Generous on
+/// purpose: a wait ends as soon as its condition holds, so only a failing test pays for it.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// A retry schedule a hundred times faster than the default, for tests that need retries but
+/// do not measure them.
+pub(crate) const FAST: BackoffPolicy = BackoffPolicy {
+    initial: Duration::from_millis(20),
+    max: Duration::from_millis(200),
+    multiplier: 2,
+};
+
+pub(crate) const WEB: &str = "spiffe://example.org/web";
+pub(crate) const DB: &str = "spiffe://example.org/db";
+
+/// An agent for `example.org` that issues an SVID for each of `ids`, in that order.
+pub(crate) async fn agent_with(ids: &[&str]) -> DevAgentHandle {
+    DevAgent::builder()
+        .identities(ids.iter().map(|id| Identity::new(*id)))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// A source builder aimed at `agent`, retrying on the fast schedule for every failure.
+pub(crate) fn source_on(agent: &DevAgentHandle) -> X509SourceBuilder {
+    X509Source::builder()
+        .endpoint(agent.endpoint())
+        .first_update_timeout(WAIT)
+        .backoff(FAST)
+        .slow_backoff(FAST)
+}
+
+/// Runs `fut` for at most [`WAIT`], failing the test with `what` when it takes longer.
+pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// Waits (at most [`WAIT`]) until the source's snapshot satisfies `condition`, checking the
+/// current one first and then each update.
+pub(crate) async fn until(
+    source: &X509Source,
+    what: &str,
+    mut condition: impl FnMut(&X509Snapshot) -> bool,
+) {
+    let mut updates = source.updates();
+    within(what, async {
+        while !condition(&source.snapshot()) {
+            updates.changed().await.unwrap();
+        }
+    })
+    .await;
+}
+
+/// The next update notification; fails the test if none comes within [`WAIT`].
+pub(crate) async fn next_update(updates: &mut X509Updates) -> u64 {
+    within("a source update", updates.changed()).await.unwrap()
+}
+
+/// The serial number of the source's default SVID.
+pub(crate) fn serial(source: &X509Source) -> String {
+    source.snapshot().svid().unwrap().serial_hex().to_owned()
+}
+
+/// The serial number of the SVID the agent currently issues for `id`.
+pub(crate) fn issued_serial(agent: &DevAgentHandle, id: &str) -> String {
+    let svids = agent.svids();
+    let svid = svids.iter().find(|s| s.spiffe_id() == id).unwrap();
+    svid.serial_hex().to_owned()
+}
+
+/// Records when the agent counts each `FetchX509SVID` open, on a thread of its own so that the
+/// timestamps do not wait for a busy test runtime.
+pub(crate) struct OpenRecorder {
+    thread: JoinHandle<Vec<(u64, Instant)>>,
+}
+
+impl OpenRecorder {
+    /// Starts recording; stops after the `last`-th open or after twice [`WAIT`].
+    pub(crate) fn start(agent: &DevAgentHandle, last: u64) -> Self {
+        let mut stats = agent.watch_stats();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let mut opens = Vec::new();
+            let record = async {
+                let mut seen = stats.borrow_and_update().x509_svid_opens;
+                while seen < last && stats.changed().await.is_ok() {
+                    let now = Instant::now();
+                    let count = stats.borrow_and_update().x509_svid_opens;
+                    if count > seen {
+                        opens.push((count, now));
+                        seen = count;
+                    }
+                }
+            };
+            let _ = runtime.block_on(tokio::time::timeout(2 * WAIT, record));
+            opens
+        });
+        Self { thread }
+    }
+
+    /// The intervals between consecutive opens. Fails the test if an open was not seen on
+    /// its own (two opens closer together than the recorder could tell apart).
+    pub(crate) fn intervals(self) -> Vec<Duration> {
+        let opens = self.thread.join().unwrap();
+        for pair in opens.windows(2) {
+            assert_eq!(
+                pair[1].0,
+                pair[0].0 + 1,
+                "opens {} and {} were not recorded apart: {opens:?}",
+                pair[0].0,
+                pair[1].0
+            );
+        }
+        opens.windows(2).map(|p| p[1].1 - p[0].1).collect()
+    }
+}
+
+/// The shortest wait a jittered schedule allows before each of its first `n` retries: half of
+/// each step (`Backoff` draws from `[step / 2, step]`).
+pub(crate) fn floors(policy: BackoffPolicy, n: usize) -> Vec<Duration> {
+    let mut step = policy.initial.min(policy.max);
+    let mut floors = Vec::with_capacity(n);
+    for _ in 0..n {
+        floors.push(step / 2);
+        step = (step * policy.multiplier.max(1)).min(policy.max);
+    }
+    floors
+}
