@@ -5,6 +5,8 @@ use std::time::Duration;
 use spiffe_id::SpiffeId;
 use spiffe_workload_api::WorkloadApiError;
 
+use crate::Health;
+
 /// Why a source could not be built, or cannot serve what was asked of it.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -23,8 +25,11 @@ pub enum SourceError {
         timeout: Duration,
         /// How many times the stream was opened.
         attempts: u32,
-        /// The last failure seen, if any.
+        /// The last failure since the last message, if any.
         last_error: Option<Arc<WorkloadApiError>>,
+        /// What the messages that did arrive held: [`Health::Pending`] when none came,
+        /// [`Health::NoMatchingSvid`] when no SVID matched the picker, and so on.
+        held: Health,
     },
 
     /// The agent refused the request in a way that retrying cannot fix (InvalidArgument,
@@ -60,11 +65,16 @@ impl fmt::Display for SourceError {
                 "no Workload API endpoint: no address was given and SPIFFE_ENDPOINT_SOCKET is not set",
             ),
             Self::Client(_) => f.write_str("cannot create the Workload API client"),
-            Self::FirstUpdateTimeout { timeout, attempts, last_error } => {
-                write!(f, "no X.509 update within {timeout:?} after {attempts} attempt(s)")?;
-                match last_error {
-                    Some(e) => write!(f, "; last error: {e}"),
-                    None => f.write_str("; the agent accepted the stream but sent nothing"),
+            Self::FirstUpdateTimeout { timeout, attempts, last_error, held } => {
+                write!(f, "no usable X.509 update within {timeout:?} after {attempts} attempt(s)")?;
+                match (last_error, held) {
+                    (Some(e), _) => write!(f, "; last error: {e}"),
+                    (None, Health::NoMatchingSvid(picker)) => {
+                        write!(f, "; updates arrived but no SVID matches the picker ({picker})")
+                    }
+                    (None, Health::Revoked) => f.write_str("; the agent sent updates without SVIDs"),
+                    (None, Health::Expired) => f.write_str("; the agent sent an expired SVID"),
+                    (None, _) => f.write_str("; the agent accepted the stream but sent nothing"),
                 }
             }
             Self::Rejected(_) => f.write_str("the Workload API refused the request"),

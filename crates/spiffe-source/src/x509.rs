@@ -329,6 +329,7 @@ impl X509SourceBuilder {
                             timeout,
                             attempts: diagnostics.attempts,
                             last_error: diagnostics.last_error.clone(),
+                            held: source.snapshot().health.clone(),
                         }
                     };
                     source.close().await;
@@ -485,6 +486,7 @@ impl Task {
                 None => return StreamEnd::Clean { received },
                 Some(Ok(context)) => {
                     received = true;
+                    self.shared.diagnostics.lock().last_error = None;
                     self.backoff.reset();
                     self.slow.reset();
                     self.apply(context);

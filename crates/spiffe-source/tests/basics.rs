@@ -83,3 +83,31 @@ async fn closed_source_ends_its_update_stream() {
     source.close().await;
     assert!(matches!(updates.changed().await, Err(SourceError::Closed)));
 }
+
+#[tokio::test]
+async fn picker_that_matches_nothing_times_out_and_says_so() {
+    let agent = agent().await;
+    let err = X509Source::builder()
+        .endpoint(agent.endpoint())
+        .pick_hint("nope")
+        .first_update_timeout(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            &err,
+            SourceError::FirstUpdateTimeout {
+                held: Health::NoMatchingSvid(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("no SVID matches the picker (hint \"nope\")"),
+        "{message}"
+    );
+}
