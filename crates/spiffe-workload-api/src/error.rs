@@ -57,7 +57,8 @@ pub enum WorkloadApiError {
         /// The agent's message.
         message: String,
     },
-    /// gRPC `Cancelled`.
+    /// gRPC `Cancelled`, as the agent sent it. A call cut short by a broken connection is
+    /// reported as [`Connect`](Self::Connect) instead.
     Cancelled,
     /// The call's deadline passed before the agent answered.
     DeadlineExceeded,
@@ -134,7 +135,14 @@ impl WorkloadApiError {
             Code::InvalidArgument => Self::InvalidArgument { message },
             Code::Unauthenticated => Self::Unauthenticated { message },
             Code::Unimplemented => Self::NotSupported { message },
-            Code::Cancelled => Self::Cancelled,
+            // A Cancelled status with a source was made on our side from a transport failure
+            // (hyper cancels the calls in flight when the connection dies, h2 reports a
+            // RST_STREAM); the agent's own statuses carry none. Only the latter means the call
+            // was cancelled on purpose; the former must be retried like any lost connection.
+            Code::Cancelled => match StdError::source(status) {
+                Some(_) => connect_error(status, address),
+                None => Self::Cancelled,
+            },
             Code::DeadlineExceeded => Self::DeadlineExceeded,
             other => Self::Status {
                 code: StatusCode::from_tonic(other),
