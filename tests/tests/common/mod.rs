@@ -118,7 +118,7 @@ impl OpenRecorder {
                     }
                 }
             };
-            let _ = runtime.block_on(tokio::time::timeout(2 * WAIT, record));
+            let _ = runtime.block_on(async { tokio::time::timeout(2 * WAIT, record).await });
             opens
         });
         Self { thread }
