@@ -73,6 +73,13 @@ impl X509Bundle {
     pub fn from_pem(trust_domain: TrustDomain, pem: &[u8]) -> Result<Self, BundleError> {
         check_size(pem)?;
 
+        // The PEM reader skips blocks whose label it does not know (`TRUSTED CERTIFICATE`,
+        // `X509 CRL` in some versions, typos); a bundle file refuses them like any other
+        // block that is not a certificate, so they are looked for here first.
+        if let Some(block) = first_foreign_block(pem) {
+            return Err(BundleError::UnexpectedPemBlock { block });
+        }
+
         let mut bundle = Self::new(trust_domain);
         for (position, section) in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem).enumerate() {
             let block = position + 1;
@@ -187,6 +194,15 @@ impl fmt::Debug for X509Bundle {
             .field("authorities", &self.authorities.len())
             .finish()
     }
+}
+
+/// The 1-based position of the first PEM block whose BEGIN line has a label other than
+/// `CERTIFICATE`, counting every block, known to the PEM reader or not.
+fn first_foreign_block(pem: &[u8]) -> Option<usize> {
+    pem.split(|&b| b == b'\n' || b == b'\r')
+        .filter_map(|line| line.strip_prefix(b"-----BEGIN "))
+        .position(|label| !label.starts_with(b"CERTIFICATE-----"))
+        .map(|i| i + 1)
 }
 
 fn check_size(input: &[u8]) -> Result<(), BundleError> {
