@@ -282,18 +282,21 @@ impl<M: StreamMessage> StreamTask<M> {
         }
 
         loop {
+            // Biased, commands before changes: an injection made before a state change reaches
+            // the stream before it, so a test can use the change as a sync point.
             let keep_going = tokio::select! {
+                biased;
                 () = self.tx.closed() => false,
                 _ = self.epoch.changed() => {
                     self.send(Err(Status::unavailable("dev agent stopped"))).await;
                     false
                 }
-                changed = self.changes.changed() => changed.is_ok() && self.send_state().await,
                 command = self.commands.recv() => match command {
                     Ok(command) => self.apply(command).await,
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => false,
                 },
+                changed = self.changes.changed() => changed.is_ok() && self.send_state().await,
             };
             if !keep_going {
                 return;

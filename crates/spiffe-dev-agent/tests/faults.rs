@@ -224,6 +224,25 @@ async fn garbage_injected_mid_stream_keeps_the_stream_open() {
 }
 
 #[tokio::test]
+async fn injections_reach_the_stream_before_a_later_state_change() {
+    let agent = agent().await;
+    let mut client = connect(&agent).await;
+    let mut stream = open_svids(&mut client).await.unwrap();
+    next(&mut stream).await.unwrap().unwrap();
+
+    // Made back to back, twenty times: an agent that picked among ready events at random
+    // would deliver the rotation first about half of the time.
+    for _ in 0..20 {
+        agent.inject_garbage(StreamKind::X509Svid, Garbage::EmptyKey);
+        agent.rotate_svids().unwrap();
+        let first = next(&mut stream).await.unwrap().unwrap();
+        let second = next(&mut stream).await.unwrap().unwrap();
+        assert!(first.svids[0].x509_svid_key.is_empty());
+        assert!(!second.svids[0].x509_svid_key.is_empty());
+    }
+}
+
+#[tokio::test]
 async fn end_streams_ends_open_streams_with_the_given_status() {
     let agent = agent().await;
     let mut client = connect(&agent).await;
