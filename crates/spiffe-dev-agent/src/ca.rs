@@ -140,12 +140,14 @@ impl Authority {
         ttl: Duration,
     ) -> Result<IssuedSvid, DevAgentError> {
         let now = SystemTime::now();
-        let not_after = now + ttl;
+        let too_long =
+            || DevAgentError::identity(spiffe_id, "ttl is too long for a certificate's NotAfter");
+        let not_after = now.checked_add(ttl).ok_or_else(too_long)?;
         let serial = random_serial();
 
         let mut params = CertificateParams::default();
         params.not_before = OffsetDateTime::from(now - BACKDATE);
-        params.not_after = OffsetDateTime::from(not_after);
+        params.not_after = certificate_time(now, ttl).ok_or_else(too_long)?;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
         params.distinguished_name = DistinguishedName::new();
         params
@@ -198,7 +200,11 @@ fn ca_params(
 ) -> Result<CertificateParams, DevAgentError> {
     let mut params = CertificateParams::default();
     params.not_before = OffsetDateTime::from(now - BACKDATE);
-    params.not_after = OffsetDateTime::from(now + lifetime);
+    params.not_after = certificate_time(now, lifetime).ok_or_else(|| {
+        DevAgentError::InvalidConfig(
+            "ca lifetime is too long for a certificate's NotAfter".to_owned(),
+        )
+    })?;
     params.serial_number = Some(SerialNumber::from_slice(&random_serial()));
     params.distinguished_name = DistinguishedName::new();
     params
@@ -223,6 +229,14 @@ fn ca_params(
     ];
     params.use_authority_key_identifier_extension = true;
     Ok(params)
+}
+
+/// `start + length` as a certificate time, or `None` when it lies beyond what `time` (and
+/// X.509, RFC 5280 §4.1.2.5: four-digit years) can represent. `OffsetDateTime::from` and
+/// `SystemTime + Duration` would panic there, and a TTL comes straight from user input.
+fn certificate_time(start: SystemTime, length: Duration) -> Option<OffsetDateTime> {
+    let length = time::Duration::try_from(length).ok()?;
+    OffsetDateTime::from(start).checked_add(length)
 }
 
 fn new_key() -> Result<KeyPair, DevAgentError> {
