@@ -1,5 +1,6 @@
 //! The configuration file of the `spiffe-dev-agent` binary (feature `cli`).
 
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -101,12 +102,32 @@ impl AgentConfig {
             path: path.to_owned(),
             source,
         };
-        let len = std::fs::metadata(path).map_err(io_error)?.len();
-        if len > MAX_CONFIG_BYTES {
-            let msg = format!("{} is larger than 1 MiB", path.display());
+        // A device or a FIFO reports a length of 0 and then reads forever (`/dev/zero`) or
+        // blocks (a FIFO without writer): only regular files are read, and never more than
+        // the limit, in case the file grows between the check and the read.
+        let metadata = std::fs::metadata(path).map_err(io_error)?;
+        if !metadata.is_file() {
+            let msg = format!("{} is not a regular file", path.display());
             return Err(DevAgentError::InvalidConfig(msg));
         }
-        let text = std::fs::read_to_string(path).map_err(io_error)?;
+        let too_large = || {
+            let msg = format!("{} is larger than 1 MiB", path.display());
+            DevAgentError::InvalidConfig(msg)
+        };
+        if metadata.len() > MAX_CONFIG_BYTES {
+            return Err(too_large());
+        }
+
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(too_large());
+        }
+        let text = String::from_utf8(bytes).map_err(|err| {
+            io_error(io::Error::new(io::ErrorKind::InvalidData, err.utf8_error()))
+        })?;
         Self::from_toml_str(&text).map_err(|err| match err {
             DevAgentError::InvalidConfig(msg) => {
                 DevAgentError::InvalidConfig(format!("{}: {msg}", path.display()))
