@@ -261,7 +261,12 @@ impl Shared {
         let renewed = {
             let mut inner = self.inner.lock();
             let old = std::mem::replace(&mut inner.ca, fresh);
-            let until = Instant::now() + self.settings.ca_grace;
+            // A grace period too long for the clock (`Duration::MAX` from the builder) keeps
+            // the old root for 30 years instead of panicking on the addition.
+            let now = Instant::now();
+            let until = now
+                .checked_add(self.settings.ca_grace)
+                .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
             inner.retired.push((old.root_der(), until));
 
             let Inner { ca, entries, .. } = &mut *inner;
