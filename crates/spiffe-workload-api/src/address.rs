@@ -174,6 +174,10 @@ fn parse_tcp(rest: &str) -> Result<Address, AddressError> {
     if port.is_empty() {
         return Err(AddressError::TcpMissingPort);
     }
+    // RFC 3986 §3.2.3: a port is digits only; `u16::from_str` would also take a leading `+`.
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AddressError::TcpInvalidPort);
+    }
     let port: u16 = match port.parse() {
         Ok(0) | Err(_) => return Err(AddressError::TcpInvalidPort),
         Ok(port) => port,
@@ -331,6 +335,8 @@ mod tests {
             ("tcp://::1:1", Err(AddressError::TcpInvalidIp)),
             ("tcp://127.0.0.1:0", Err(AddressError::TcpInvalidPort)),
             ("tcp://127.0.0.1:70000", Err(AddressError::TcpInvalidPort)),
+            ("tcp://127.0.0.1:+80", Err(AddressError::TcpInvalidPort)),
+            ("tcp://[::1]:+80", Err(AddressError::TcpInvalidPort)),
             ("tcp://127.0.0.1:1/p", Err(AddressError::TcpPath)),
             ("tcp://me@127.0.0.1:1", Err(AddressError::Userinfo)),
             ("tcp://127.0.0.1:1?q", Err(AddressError::QueryOrFragment)),
