@@ -67,6 +67,13 @@ pub enum ResponseError {
         /// Why it was refused.
         source: SpiffeIdError,
     },
+    /// A bundle map names the same trust domain twice, once by its name and once by its
+    /// SPIFFE ID (`example.org` and `spiffe://example.org`). Which one to keep would depend on
+    /// map order, so the message is refused (SPEC-POLICY, "Bundles").
+    DuplicateTrustDomain {
+        /// The trust domain.
+        trust_domain: TrustDomain,
+    },
     /// The bundle of a trust domain cannot be read.
     Bundle {
         /// The trust domain.
@@ -93,6 +100,9 @@ impl fmt::Display for ResponseError {
             Self::TrustDomainKey { key, .. } => {
                 write!(f, "bundle key {key:?} is not a trust domain")
             }
+            Self::DuplicateTrustDomain { trust_domain } => {
+                write!(f, "bundle map names trust domain {trust_domain} twice")
+            }
             Self::Bundle { trust_domain, .. } => {
                 write!(f, "bundle of trust domain {trust_domain} cannot be read")
             }
@@ -106,7 +116,9 @@ impl std::error::Error for ResponseError {
             Self::Svid { source, .. } => Some(source),
             Self::SvidBundle { source, .. } | Self::Bundle { source, .. } => Some(source),
             Self::TrustDomainKey { source, .. } => Some(source),
-            Self::MissingPrivateKey { .. } | Self::SpiffeIdMismatch { .. } => None,
+            Self::MissingPrivateKey { .. }
+            | Self::SpiffeIdMismatch { .. }
+            | Self::DuplicateTrustDomain { .. } => None,
         }
     }
 }
@@ -176,23 +188,31 @@ fn svid(index: usize, entry: &proto::X509svid) -> Result<X509Svid, ResponseError
 }
 
 /// Reads a map from trust domain (name or `spiffe://` ID) to DER certificates.
+///
+/// SPEC-POLICY, "Bundles": a map with the same trust domain twice is an error. The proto map
+/// cannot repeat a key, but `example.org` and `spiffe://example.org` are two keys for one
+/// trust domain.
 fn bundle_map<'a>(
     map: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
 ) -> Result<Vec<X509Bundle>, ResponseError> {
-    map.into_iter()
-        .map(|(key, der)| {
-            let trust_domain = TrustDomain::from_name_or_id(key).map_err(|source| {
-                ResponseError::TrustDomainKey {
-                    key: key.clone(),
-                    source,
-                }
+    let mut bundles = X509BundleSet::new();
+    for (key, der) in map {
+        let trust_domain =
+            TrustDomain::from_name_or_id(key).map_err(|source| ResponseError::TrustDomainKey {
+                key: key.clone(),
+                source,
             })?;
-            X509Bundle::from_der(trust_domain.clone(), der).map_err(|source| {
-                ResponseError::Bundle {
-                    trust_domain,
-                    source,
-                }
-            })
-        })
-        .collect()
+        if bundles.contains(&trust_domain) {
+            return Err(ResponseError::DuplicateTrustDomain { trust_domain });
+        }
+
+        let bundle = X509Bundle::from_der(trust_domain.clone(), der).map_err(|source| {
+            ResponseError::Bundle {
+                trust_domain,
+                source,
+            }
+        })?;
+        bundles.insert(bundle);
+    }
+    Ok(bundles.into_iter().collect())
 }
