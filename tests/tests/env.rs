@@ -19,7 +19,10 @@ use common::{WEB, agent_with};
 use spiffe_source::{SourceError, X509Source};
 use spiffe_workload_api::{AddressError, ENDPOINT_SOCKET_ENV, WorkloadApiClient, WorkloadApiError};
 
-#[allow(unsafe_code, reason = "edition 2024: changing the environment is unsafe")]
+#[allow(
+    unsafe_code,
+    reason = "edition 2024: changing the environment is unsafe"
+)]
 fn set_endpoint_env(value: Option<&str>) {
     // SAFETY: this binary runs one test; it changes the variable only while no runtime task
     // runs (between `block_on` calls of a current-thread runtime) and no other thread reads it.
@@ -47,11 +50,18 @@ fn source_address_comes_from_the_caller_then_the_environment_and_none_fails_at_o
     let started = Instant::now();
     let built = runtime.block_on(X509Source::builder().build());
     assert!(matches!(built, Err(SourceError::NoEndpoint)), "{built:?}");
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     let message = built.unwrap_err().to_string();
     assert!(message.contains(ENDPOINT_SOCKET_ENV), "{message}");
     let client = WorkloadApiClient::from_env();
-    assert!(matches!(client, Err(WorkloadApiError::NoEndpoint)), "{client:?}");
+    assert!(
+        matches!(client, Err(WorkloadApiError::NoEndpoint)),
+        "{client:?}"
+    );
 
     // The variable alone is enough.
     set_endpoint_env(Some(&agent.endpoint()));

@@ -27,7 +27,9 @@ impl Usage {
     fn now() -> Self {
         Self {
             descriptors: std::fs::read_dir("/proc/self/fd").unwrap().count(),
-            tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            tasks: tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks(),
         }
     }
 

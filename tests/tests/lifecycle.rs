@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{FAST, WAIT, WEB, agent_with, issued_serial, next_update, source_on, within};
 use spiffe_dev_agent::{Code, DevAgent, Fault, StreamKind};
-use spiffe_source::{SourceError, X509Source};
+use spiffe_source::{Health, SourceError, X509Source};
 use spiffe_workload_api::{BackoffPolicy, WorkloadApiError};
 
 /// L1: an agent that never issues an identity makes `build` fail after the first-update
@@ -40,6 +40,7 @@ async fn source_without_identity_times_out_saying_no_identity_was_issued() {
         timeout: reported,
         attempts,
         last_error: Some(last),
+        held: Health::Pending,
     } = &error
     else {
         panic!("expected a first-update timeout with a last error, got {error:?}");
@@ -58,7 +59,10 @@ async fn source_without_identity_times_out_saying_no_identity_was_issued() {
 
     let message = error.to_string();
     assert!(message.contains("no identity issued"), "{message}");
-    assert!(message.contains(&format!("{attempts} attempt")), "{message}");
+    assert!(
+        message.contains(&format!("{attempts} attempt")),
+        "{message}"
+    );
     assert!(waited >= timeout && waited < WAIT, "{waited:?}");
 }
 
@@ -164,9 +168,7 @@ fn runtime_shutdown_with_a_live_source_does_not_hang() {
         .enable_all()
         .build()
         .unwrap();
-    let source = source_runtime
-        .block_on(source_on(&agent).build())
-        .unwrap();
+    let source = source_runtime.block_on(source_on(&agent).build()).unwrap();
 
     let (done, shut_down) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -180,10 +182,7 @@ fn runtime_shutdown_with_a_live_source_does_not_hang() {
     agent_runtime
         .block_on(agent.wait_for_cancelled_streams(1, WAIT))
         .unwrap();
-    assert_eq!(
-        source.snapshot().svid().unwrap().spiffe_id().as_str(),
-        WEB
-    );
+    assert_eq!(source.snapshot().svid().unwrap().spiffe_id().as_str(), WEB);
     drop(source);
 }
 

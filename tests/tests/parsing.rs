@@ -134,7 +134,10 @@ async fn update_with_zero_svids_revokes_until_a_new_svid_arrives() {
     let bundle = source.snapshot().bundle("example.org").cloned().unwrap();
     let mut updates = source.updates();
 
-    assert_eq!(agent.inject_garbage(StreamKind::X509Svid, Garbage::ZeroSvids), 1);
+    assert_eq!(
+        agent.inject_garbage(StreamKind::X509Svid, Garbage::ZeroSvids),
+        1
+    );
     next_update(&mut updates).await;
 
     let snapshot = source.snapshot();

@@ -279,7 +279,10 @@ async fn source_dials_a_down_agent_on_an_exponential_schedule() {
         dials <= bound,
         "{dials} dials in {window:?}; the schedule allows {bound}"
     );
-    assert!(dials >= 3, "only {dials} dials in {window:?}: the source gave up");
+    assert!(
+        dials >= 3,
+        "only {dials} dials in {window:?}: the source gave up"
+    );
 
     agent.restart().await.unwrap();
     wait_for_one_stream_after(&agent, 2).await;
@@ -300,7 +303,9 @@ async fn rate_limited_source_backs_off_without_bursting() {
     let refusals = 5;
     let agent = agent_with(&[WEB]).await;
     let limited = Fault::status(Code::Unavailable, "rate limit exceeded");
-    agent.script(StreamKind::X509Svid, limited, refusals).unwrap();
+    agent
+        .script(StreamKind::X509Svid, limited, refusals)
+        .unwrap();
 
     let recorder = OpenRecorder::start(&agent, refusals as u64 + 1);
     let source = source_on(&agent).backoff(policy).build().await.unwrap();

@@ -75,7 +75,9 @@ async fn same_svid_after_a_revocation_makes_the_source_ready_again() {
     let revoked = next_update(&mut updates).await;
     assert_eq!(source.snapshot().health(), &Health::Revoked);
     agent
-        .wait_for(WAIT, |s| s.x509_svid_opens == 2 && s.open_x509_svid_streams == 1)
+        .wait_for(WAIT, |s| {
+            s.x509_svid_opens == 2 && s.open_x509_svid_streams == 1
+        })
         .await
         .unwrap();
 
@@ -98,7 +100,10 @@ async fn empty_update_revokes_and_reinstating_restores_the_svid() {
 
     agent.revoke(WEB, Revocation::EmptyUpdate).unwrap();
     next_update(&mut updates).await;
-    assert!(matches!(source.snapshot().svid(), Err(SourceError::Revoked)));
+    assert!(matches!(
+        source.snapshot().svid(),
+        Err(SourceError::Revoked)
+    ));
     assert!(source.snapshot().bundle("example.org").is_some());
 
     agent.reinstate(WEB).unwrap();
@@ -139,7 +144,15 @@ async fn identical_updates_do_not_notify() {
     let mut updates = source.updates();
     agent.prepare_ca_rotation().unwrap();
     next_update(&mut updates).await;
-    assert_eq!(source.snapshot().bundle("example.org").unwrap().authorities().len(), 2);
+    assert_eq!(
+        source
+            .snapshot()
+            .bundle("example.org")
+            .unwrap()
+            .authorities()
+            .len(),
+        2
+    );
 
     // Same material in another order. The rotation after it is the sync point: when the
     // source has the rotation, it has read the reordered message too.
@@ -152,7 +165,9 @@ async fn identical_updates_do_not_notify() {
     let generation = source.snapshot().generation();
     assert_eq!(agent.end_streams(StreamKind::X509Svid, StreamEnd::Ok), 1);
     agent
-        .wait_for(WAIT, |s| s.x509_svid_opens == 2 && s.open_x509_svid_streams == 1)
+        .wait_for(WAIT, |s| {
+            s.x509_svid_opens == 2 && s.open_x509_svid_streams == 1
+        })
         .await
         .unwrap();
     agent.rotate_svids().unwrap();
@@ -173,7 +188,10 @@ async fn svid_past_its_not_after_is_reported_as_expired() {
     let source = source_on(&agent).build().await.unwrap();
 
     agent.stop().await;
-    until(&source, "the SVID to expire", |s| s.health() == &Health::Expired).await;
+    until(&source, "the SVID to expire", |s| {
+        s.health() == &Health::Expired
+    })
+    .await;
 
     let snapshot = source.snapshot();
     let error = snapshot.svid().unwrap_err();
@@ -282,7 +300,10 @@ async fn source_waits_for_the_picked_identity_to_be_issued() {
     agent.add_identity(later).unwrap();
     let source = within("build to return", building).await.unwrap().unwrap();
 
-    assert_eq!(source.snapshot().svid().unwrap().spiffe_id().as_str(), later);
+    assert_eq!(
+        source.snapshot().svid().unwrap().spiffe_id().as_str(),
+        later
+    );
 }
 
 /// A snapshot's SVID always verifies against the same snapshot's bundle, across CA rotations
@@ -331,7 +352,8 @@ async fn read_and_verify(source: X509Source, stop: Arc<AtomicBool>) -> u64 {
     while !stop.load(Ordering::Acquire) && Instant::now() < deadline {
         let snapshot = source.snapshot();
         if let Ok(svid) = snapshot.svid() {
-            let checked = verify_x509_svid_chain(svid.chain(), snapshot.bundles(), SystemTime::now());
+            let checked =
+                verify_x509_svid_chain(svid.chain(), snapshot.bundles(), SystemTime::now());
             if let Err(error) = checked {
                 panic!("generation {}: {error}", snapshot.generation());
             }

@@ -63,7 +63,12 @@ fn web() -> IdMatcher {
 }
 
 fn current_leaf(source: &X509Source) -> Vec<u8> {
-    source.snapshot().svid().map(X509Svid::leaf).unwrap().to_vec()
+    source
+        .snapshot()
+        .svid()
+        .map(X509Svid::leaf)
+        .unwrap()
+        .to_vec()
 }
 
 /// L7: fifty client and fifty server configurations made from one source share its single
@@ -86,14 +91,18 @@ async fn fifty_tls_configurations_from_one_source_share_one_agent_stream() {
     assert_eq!(stats.open_x509_svid_streams, 1);
     assert_eq!(stats.x509_bundles_opens, 0);
 
-    let first = within("a handshake", handshake(clients[0].clone(), servers[49].clone()))
-        .await
-        .unwrap();
+    let first = within(
+        "a handshake",
+        handshake(clients[0].clone(), servers[49].clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.server_leaf, current_leaf(&source));
     assert_eq!(first.client_leaf, current_leaf(&source));
     let snapshot = source.snapshot();
     let now = std::time::SystemTime::now();
-    let verified = spiffe_svid::verify_x509_svid_chain(&first.client_chain, snapshot.bundles(), now);
+    let verified =
+        spiffe_svid::verify_x509_svid_chain(&first.client_chain, snapshot.bundles(), now);
     assert_eq!(verified.unwrap().spiffe_id().as_str(), WEB);
     drop(snapshot);
 
@@ -102,9 +111,12 @@ async fn fifty_tls_configurations_from_one_source_share_one_agent_stream() {
     next_update(&mut updates).await;
     assert_eq!(common::serial(&source), issued_serial(&agent, WEB));
 
-    let second = within("a handshake", handshake(clients[49].clone(), servers[0].clone()))
-        .await
-        .unwrap();
+    let second = within(
+        "a handshake",
+        handshake(clients[49].clone(), servers[0].clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(second.server_leaf, current_leaf(&source));
     assert_ne!(second.server_leaf, first.server_leaf);
 
@@ -125,7 +137,10 @@ async fn tls_server_refuses_a_verified_client_it_does_not_authorise() {
     let server = Arc::new(server_config(source.clone(), only_db).unwrap());
     let refused = within("a refused handshake", handshake(client, server)).await;
 
-    let error = refused.err().expect("the handshake should fail").to_string();
+    let error = refused
+        .err()
+        .expect("the handshake should fail")
+        .to_string();
     assert!(error.contains("invalid peer certificate"), "{error}");
     assert!(error.contains(WEB), "{error}");
 }

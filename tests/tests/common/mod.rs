@@ -98,17 +98,20 @@ pub(crate) struct OpenRecorder {
 }
 
 impl OpenRecorder {
-    /// Starts recording; stops after the `last`-th open or after twice [`WAIT`].
+    /// Starts recording, and returns once the recorder is listening; it stops after the
+    /// `last`-th open or after twice [`WAIT`].
     pub(crate) fn start(agent: &DevAgentHandle, last: u64) -> Self {
         let mut stats = agent.watch_stats();
+        let (ready, listening) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
                 .unwrap();
             let mut opens = Vec::new();
+            let mut seen = stats.borrow_and_update().x509_svid_opens;
+            let _ = ready.send(());
             let record = async {
-                let mut seen = stats.borrow_and_update().x509_svid_opens;
                 while seen < last && stats.changed().await.is_ok() {
                     let now = Instant::now();
                     let count = stats.borrow_and_update().x509_svid_opens;
@@ -121,6 +124,7 @@ impl OpenRecorder {
             let _ = runtime.block_on(async { tokio::time::timeout(2 * WAIT, record).await });
             opens
         });
+        listening.recv_timeout(WAIT).unwrap();
         Self { thread }
     }
 
