@@ -60,6 +60,15 @@ pub enum ResponseError {
         /// Why it was refused.
         source: BundleError,
     },
+    /// SVID `index` carries a bundle for its trust domain that differs from the one an
+    /// earlier SVID of the same trust domain carried: which one to trust is unknowable, so
+    /// the message is refused.
+    ConflictingBundles {
+        /// Position of the SVID.
+        index: usize,
+        /// The trust domain.
+        trust_domain: TrustDomain,
+    },
     /// A bundle map key is not a trust domain or its SPIFFE ID.
     TrustDomainKey {
         /// The key as sent.
@@ -97,6 +106,13 @@ impl fmt::Display for ResponseError {
                 "svid {index} declares spiffe id {declared:?} but its certificate holds {certificate}"
             ),
             Self::SvidBundle { index, .. } => write!(f, "bundle of svid {index} cannot be read"),
+            Self::ConflictingBundles {
+                index,
+                trust_domain,
+            } => write!(
+                f,
+                "svid {index} carries a bundle for {trust_domain} that differs from an earlier svid's"
+            ),
             Self::TrustDomainKey { key, .. } => {
                 write!(f, "bundle key {key:?} is not a trust domain")
             }
@@ -118,6 +134,7 @@ impl std::error::Error for ResponseError {
             Self::TrustDomainKey { source, .. } => Some(source),
             Self::MissingPrivateKey { .. }
             | Self::SpiffeIdMismatch { .. }
+            | Self::ConflictingBundles { .. }
             | Self::DuplicateTrustDomain { .. } => None,
         }
     }
@@ -127,17 +144,36 @@ impl std::error::Error for ResponseError {
 pub(crate) fn x509_context(msg: &proto::X509svidResponse) -> Result<X509Context, ResponseError> {
     let mut svids = Vec::with_capacity(msg.svids.len());
     let mut bundles = X509BundleSet::new();
+    // The raw bundle bytes already read, per trust domain, to skip re-parsing copies.
+    let mut seen: Vec<(TrustDomain, &[u8])> = Vec::new();
 
     for (i, entry) in msg.svids.iter().enumerate() {
         let index = i + 1;
         let svid = svid(index, entry)?;
 
-        // Each SVID carries the bundle of its own trust domain; the first one wins.
-        let trust_domain = svid.spiffe_id().trust_domain();
-        if !bundles.contains(&trust_domain) {
-            let bundle = X509Bundle::from_der(trust_domain, &entry.bundle)
+        // Each SVID carries the bundle of its own trust domain. Every copy is read; copies
+        // for one trust domain must agree.
+        let name = svid.spiffe_id().trust_domain_name();
+        let known = seen
+            .iter()
+            .find(|(td, _)| td.as_str() == name)
+            .map(|(_, der)| *der);
+        if known != Some(entry.bundle.as_slice()) {
+            let bundle = X509Bundle::from_der(svid.spiffe_id().trust_domain(), &entry.bundle)
                 .map_err(|source| ResponseError::SvidBundle { index, source })?;
-            bundles.insert(bundle);
+            match bundles.get(bundle.trust_domain()) {
+                Some(first) if !first.same_authorities(&bundle) => {
+                    return Err(ResponseError::ConflictingBundles {
+                        index,
+                        trust_domain: bundle.trust_domain().clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.push((bundle.trust_domain().clone(), &entry.bundle));
+                    bundles.insert(bundle);
+                }
+            }
         }
         svids.push(svid);
     }

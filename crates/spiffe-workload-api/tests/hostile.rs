@@ -541,3 +541,40 @@ async fn a_source_keeps_its_last_good_state_through_hostile_updates() {
     drop(after);
     source.close().await;
 }
+
+#[tokio::test]
+async fn every_svid_bundle_is_read_and_copies_for_one_trust_domain_must_agree() {
+    let agent = agent().await;
+    let client = client(&agent);
+    let mut stream = open_watch(&client).await;
+    let good = real_entry(&agent);
+
+    // A second SVID of the same trust domain with an unreadable bundle.
+    let mut garbage = good.clone();
+    garbage.bundle = vec![0xff; 8];
+    agent.inject_x509_svid_response(response(vec![good.clone(), garbage], &[]));
+    let err = next_item(&mut stream).await.err().unwrap();
+    let inner = invalid_response(&err);
+    assert!(
+        matches!(inner, ResponseError::SvidBundle { index: 2, .. }),
+        "{inner:?}"
+    );
+
+    // A second SVID whose bundle is readable but names other authorities.
+    let mut other = good.clone();
+    other.bundle = agent.svids()[0].chain()[0].clone();
+    agent.inject_x509_svid_response(response(vec![good.clone(), other], &[]));
+    let err = next_item(&mut stream).await.err().unwrap();
+    let inner = invalid_response(&err);
+    assert!(
+        matches!(inner, ResponseError::ConflictingBundles { index: 2, .. }),
+        "{inner:?}"
+    );
+    assert_message(inner);
+
+    // Identical copies are fine.
+    agent.inject_x509_svid_response(response(vec![good.clone(), good.clone()], &[]));
+    let context = next_item(&mut stream).await.unwrap();
+    assert_eq!(context.svids.len(), 2);
+    assert_eq!(context.bundles.len(), 1);
+}
