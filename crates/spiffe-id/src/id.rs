@@ -207,6 +207,10 @@ impl SpiffeId {
     ///
     /// As [`SpiffeId::parse`], after lowercasing.
     pub fn parse_lenient(s: &str) -> Result<Self, SpiffeIdError> {
+        // Cap the work before copying anything.
+        if s.len() > MAX_ID_LEN {
+            return Err(SpiffeIdError::TooLong { len: s.len() });
+        }
         let authority_end = match s.get(..SCHEME.len()) {
             Some(scheme) if scheme.eq_ignore_ascii_case(SCHEME) => {
                 let rest = &s[SCHEME.len()..];

@@ -195,3 +195,10 @@ fn matchers_accept_exactly_what_they_name() {
     assert!(member.matches(&api) && member.matches(&web) && !member.matches(&other));
     assert!(member.matches(&td("example.org").id()));
 }
+
+#[test]
+fn lenient_parsing_refuses_overlong_input_before_copying_it() {
+    let huge = format!("SPIFFE://EXAMPLE.ORG/{}", "a".repeat(1 << 20));
+    let err = SpiffeId::parse_lenient(&huge).unwrap_err();
+    assert!(matches!(err, SpiffeIdError::TooLong { len } if len == huge.len()));
+}
