@@ -132,22 +132,33 @@ impl FromStr for Identity {
             return Err(DevAgentError::identity(input, "the SPIFFE ID is missing"));
         }
         let mut identity = Identity::new(spiffe_id);
+        let mut seen: Vec<&str> = Vec::new();
 
         for option in parts {
             let Some((key, value)) = option.split_once('=') else {
                 let reason = format!("expected key=value, got {option:?}");
                 return Err(DevAgentError::identity(input, reason));
             };
-            match key.trim() {
+            let key = key.trim();
+            if seen.contains(&key) {
+                let reason = format!("option {key:?} is given twice");
+                return Err(DevAgentError::identity(input, reason));
+            }
+            seen.push(key);
+            match key {
                 "hint" => identity.hint = Some(value.to_owned()),
                 "ttl" => {
                     identity.ttl =
                         parse_duration(value).map_err(|r| DevAgentError::identity(input, r))?;
                 }
                 "uid" => {
-                    let uid = value.trim().parse().map_err(|_| {
-                        DevAgentError::identity(input, format!("uid {value:?} is not a number"))
-                    })?;
+                    let digits = value.trim();
+                    let not_a_number =
+                        || DevAgentError::identity(input, format!("uid {value:?} is not a number"));
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(not_a_number());
+                    }
+                    let uid = digits.parse().map_err(|_| not_a_number())?;
                     identity.uid = Some(uid);
                 }
                 other => {
@@ -188,6 +199,19 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_flag_refuses_signed_uids_and_repeated_options() {
+        for bad in [
+            "spiffe://example.org/a,uid=+7",
+            "spiffe://example.org/a,uid=-1",
+            "spiffe://example.org/a,uid=",
+            "spiffe://example.org/a,hint=x,hint=y",
+            "spiffe://example.org/a,ttl=1s, ttl=2s",
+        ] {
+            assert!(bad.parse::<Identity>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn identity_flag_with_all_options_parses() {
