@@ -57,8 +57,9 @@ impl Address {
             "unix" => parse_unix(rest),
             "tcp" => parse_tcp(rest),
             "npipe" => Err(AddressError::NamedPipeUnsupported),
+            // The error echoes at most 32 characters of an unknown scheme.
             _ => Err(AddressError::UnsupportedScheme {
-                scheme: scheme.to_string(),
+                scheme: scheme.chars().take(32).collect(),
             }),
         }
     }
