@@ -104,7 +104,7 @@ enum Expect {
 /// exponential one; Unauthenticated retries on a new connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_status_at_stream_open_gets_its_own_retry_treatment() {
-    let rows: [(Code, Expect); 5] = [
+    let rows: [(Code, Expect); 6] = [
         (
             Code::InvalidArgument,
             Expect::Rejected(|e| matches!(e, WorkloadApiError::InvalidArgument { .. })),
@@ -115,6 +115,8 @@ async fn each_status_at_stream_open_gets_its_own_retry_treatment() {
         ),
         (Code::PermissionDenied, Expect::Retries { slow: true }),
         (Code::Unavailable, Expect::Retries { slow: false }),
+        // Sent by the agent, Cancelled is not the caller's cancellation: retried.
+        (Code::Cancelled, Expect::Retries { slow: false }),
         (Code::Unauthenticated, Expect::NewConnection),
     ];
     let measured = BackoffPolicy {

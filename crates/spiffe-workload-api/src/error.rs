@@ -58,7 +58,9 @@ pub enum WorkloadApiError {
         message: String,
     },
     /// gRPC `Cancelled`, as the agent sent it. A call cut short by a broken connection is
-    /// reported as [`Connect`](Self::Connect) instead.
+    /// reported as [`Connect`](Self::Connect) instead, and the caller's own cancellation as
+    /// [`Closed`](Self::Closed). Retried with backoff: an agent that cancels its side (for
+    /// example while shutting down) must not silently end a long-lived watch.
     Cancelled,
     /// The call's deadline passed before the agent answered.
     DeadlineExceeded,
@@ -101,7 +103,7 @@ impl WorkloadApiError {
     /// How to retry after this error, per SPEC-POLICY "Workload API client".
     pub fn retry(&self) -> RetryClass {
         match self {
-            Self::Cancelled | Self::Closed => RetryClass::Stop,
+            Self::Closed => RetryClass::Stop,
             Self::NoEndpoint
             | Self::InvalidAddress(_)
             | Self::InvalidArgument { .. }
@@ -111,6 +113,7 @@ impl WorkloadApiError {
             Self::SocketMissing { .. }
             | Self::ConnectionRefused { .. }
             | Self::Connect { .. }
+            | Self::Cancelled
             | Self::DeadlineExceeded
             | Self::Unavailable { .. }
             | Self::Status { .. }

@@ -715,7 +715,7 @@ async fn grpc_status_codes_map_to_typed_errors_and_retry_classes() {
         (
             Code::Cancelled,
             |e| matches!(e, WorkloadApiError::Cancelled),
-            RetryClass::Stop,
+            RetryClass::Backoff,
         ),
         (
             Code::DeadlineExceeded,
