@@ -128,6 +128,11 @@ impl X509Bundle {
         Ok(())
     }
 
+    /// Adds an authority that the caller has already decoded as a certificate.
+    pub(crate) fn push_checked(&mut self, der: CertificateDer<'static>) {
+        self.authorities.push(der);
+    }
+
     /// The trust domain the authorities belong to.
     pub fn trust_domain(&self) -> &TrustDomain {
         &self.trust_domain
