@@ -362,6 +362,17 @@ impl DevAgentHandle {
         self.shared.stats.borrow().clone()
     }
 
+    /// When each stream of `kind` was opened (as the agent saw the call, header checked),
+    /// oldest first: the first 10,000 opens are remembered. Tests of retry schedules read the
+    /// intervals from here rather than racing a watcher against the opens.
+    pub fn open_times(&self, kind: StreamKind) -> Vec<tokio::time::Instant> {
+        let log = self.shared.open_log.lock();
+        log.iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+
     /// A receiver that sees every change of the counters.
     pub fn watch_stats(&self) -> watch::Receiver<AgentStats> {
         self.shared.stats.subscribe()
@@ -513,7 +524,14 @@ impl Drop for DevAgentHandle {
 /// Binds the socket and spawns the gRPC server on it.
 fn listen(shared: &Arc<Shared>, path: &Path) -> Result<Server, DevAgentError> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => remove_socket(path),
+        Ok(meta) if meta.file_type().is_socket() => {
+            // A socket that accepts a connection belongs to a live server: never take it over.
+            // A stale one (refused) is replaced.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(DevAgentError::SocketInUse(path.to_owned()));
+            }
+            remove_socket(path);
+        }
         Ok(_) => return Err(DevAgentError::SocketPathOccupied(path.to_owned())),
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(source) => {

@@ -50,6 +50,9 @@ pub enum DevAgentError {
     },
     /// The socket path exists and is not a Unix socket; the agent does not delete it.
     SocketPathOccupied(PathBuf),
+    /// Another server accepts connections on the socket path; the agent does not take over
+    /// a live socket.
+    SocketInUse(PathBuf),
     /// The agent is already listening (from [`DevAgentHandle::restart`]).
     ///
     /// [`DevAgentHandle::restart`]: crate::DevAgentHandle::restart
@@ -92,6 +95,9 @@ impl fmt::Display for DevAgentError {
             Self::Io { context, path, .. } => write!(f, "{context} {}", path.display()),
             Self::SocketPathOccupied(path) => {
                 write!(f, "{} exists and is not a unix socket", path.display())
+            }
+            Self::SocketInUse(path) => {
+                write!(f, "another server is listening on {}", path.display())
             }
             Self::AlreadyRunning => f.write_str("the agent is already listening"),
             Self::WaitTimedOut { waited, last } => {

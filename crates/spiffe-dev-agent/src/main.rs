@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use spiffe_dev_agent::{AgentConfig, DevAgentError, Identity};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// A SPIFFE Workload API server with an in-memory CA, for development and tests.
 ///
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -123,8 +125,19 @@ async fn run(cli: Cli) -> Result<(), DevAgentError> {
         );
     }
 
-    if let Err(err) = tokio::signal::ctrl_c().await {
-        tracing::warn!(error = %err, "cannot wait for ctrl-c; stopping");
+    // Ctrl-C (SIGINT) or SIGTERM, as sent by kill, systemd and container runtimes.
+    let mut terminate = signal(SignalKind::terminate()).map_err(|source| DevAgentError::Io {
+        context: "cannot wait for SIGTERM on behalf of",
+        path: agent.socket_path().to_owned(),
+        source,
+    })?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "cannot wait for ctrl-c; stopping");
+            }
+        }
+        _ = terminate.recv() => {}
     }
     tracing::info!("stopping");
     agent.stop().await;

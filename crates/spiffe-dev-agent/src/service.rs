@@ -74,6 +74,7 @@ impl AgentService {
             .and_then(|info| info.peer_cred)
             .map(|cred| cred.uid());
 
+        self.shared.log_open(M::KIND);
         self.shared.count(|s| match M::KIND {
             StreamKind::X509Svid => s.x509_svid_opens += 1,
             StreamKind::X509Bundles => s.x509_bundles_opens += 1,

@@ -52,7 +52,12 @@ pub(crate) struct Shared {
     pub(crate) rotation: Notify,
     /// False while the agent is stopped or stopping: late stream opens get Unavailable.
     pub(crate) serving: AtomicBool,
+    /// When each stream was opened, oldest first, at most [`MAX_OPEN_LOG`] entries.
+    pub(crate) open_log: Mutex<Vec<(StreamKind, Instant)>>,
 }
+
+/// How many stream opens the agent remembers the time of.
+pub(crate) const MAX_OPEN_LOG: usize = 10_000;
 
 struct Inner {
     ca: Authority,
@@ -110,7 +115,16 @@ impl Shared {
             epoch: watch::Sender::new(0),
             rotation: Notify::new(),
             serving: AtomicBool::new(false),
+            open_log: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Notes the time of a stream open; the log keeps the first [`MAX_OPEN_LOG`] opens.
+    pub(crate) fn log_open(&self, kind: StreamKind) {
+        let mut log = self.open_log.lock();
+        if log.len() < MAX_OPEN_LOG {
+            log.push((kind, Instant::now()));
+        }
     }
 
     pub(crate) fn count(&self, update: impl FnOnce(&mut AgentStats)) {

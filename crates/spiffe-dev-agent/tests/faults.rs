@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use spiffe_dev_agent::proto::{X509BundlesResponse, X509svid, X509svidResponse};
 use spiffe_dev_agent::{
-    Code, DevAgent, DevAgentHandle, Fault, Garbage, Identity, Revocation, StreamEnd, StreamKind,
+    Code, DevAgent, DevAgentError, DevAgentHandle, Fault, Garbage, Identity, Revocation, StreamEnd,
+    StreamKind,
 };
 
 async fn agent() -> DevAgentHandle {
@@ -415,6 +416,27 @@ async fn fixed_socket_path_with_a_stale_socket_file_is_reused() {
     assert!(open_svids(&mut client).await.is_ok());
     drop(agent);
     assert!(!path.exists(), "dropping the handle removes the socket");
+}
+
+#[tokio::test]
+async fn second_agent_on_a_live_socket_refuses_to_take_it_over() {
+    let first = agent().await;
+    let path = first.socket_path().to_owned();
+
+    let second = DevAgent::builder()
+        .socket_path(&path)
+        .identity(Identity::new("spiffe://example.org/b"))
+        .start()
+        .await;
+    assert!(
+        matches!(&second, Err(DevAgentError::SocketInUse(p)) if *p == path),
+        "{second:?}"
+    );
+
+    // The first agent still serves on its socket.
+    let mut client = connect(&first).await;
+    assert!(open_svids(&mut client).await.is_ok());
+    assert!(path.exists());
 }
 
 #[tokio::test]
