@@ -116,6 +116,12 @@ impl core::ops::Deref for SnapshotGuard {
     }
 }
 
+impl core::fmt::Debug for SnapshotGuard {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 impl SnapshotGuard {
     /// Turns the borrowed snapshot into an owned, shareable one.
     pub fn into_arc(self) -> Arc<X509Snapshot> {

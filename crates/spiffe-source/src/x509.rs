@@ -134,8 +134,9 @@ impl X509Source {
         X509Updates { rx }
     }
 
-    /// Why the background task stopped for good, if it did (the agent rejected the request
-    /// as invalid, or does not support it). A source that is merely retrying reports `None`.
+    /// Why the background task stopped for good, if it did: [`SourceError::Rejected`] when
+    /// the agent refused the request as invalid or unsupported, [`SourceError::Closed`] after
+    /// [`close`](Self::close). A source that is running, even while retrying, reports `None`.
     pub fn stopped(&self) -> Option<SourceError> {
         self.handle.shared.diagnostics.lock().stopped.clone()
     }
@@ -144,6 +145,12 @@ impl X509Source {
     /// returning the last state; update receivers see the end.
     pub async fn close(&self) {
         self.handle.close.lock().take();
+        self.handle
+            .shared
+            .diagnostics
+            .lock()
+            .stopped
+            .get_or_insert(SourceError::Closed);
         let task = self.handle.task.lock().take();
         if let Some(task) = task {
             // The task only ends by returning; a join error would mean it panicked, which it
@@ -167,14 +174,23 @@ impl core::fmt::Debug for X509Source {
             .field("spiffe_id", &snapshot.spiffe_id())
             .field("health", snapshot.health())
             .field("generation", &snapshot.generation())
+            .field("stopped", &self.stopped())
             .finish()
     }
 }
 
 /// Notifications of a source's updates: new SVIDs or bundles, revocation, expiry.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct X509Updates {
     rx: watch::Receiver<u64>,
+}
+
+impl core::fmt::Debug for X509Updates {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("X509Updates")
+            .field("seen_generation", &*self.rx.borrow())
+            .finish()
+    }
 }
 
 impl X509Updates {
