@@ -1,5 +1,5 @@
-//! What the scenario tests share: agents, sources on scaled-down schedules, bounded waits, and a
-//! recorder of stream-open times.
+//! What the scenario tests share: agents, sources on scaled-down schedules, bounded waits, and
+//! the intervals between stream opens.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(
@@ -10,10 +10,9 @@
 )]
 
 use std::future::Future;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
+use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity, StreamKind};
 use spiffe_source::{X509Snapshot, X509Source, X509SourceBuilder, X509Updates};
 use spiffe_workload_api::BackoffPolicy;
 
@@ -91,58 +90,12 @@ pub(crate) fn issued_serial(agent: &DevAgentHandle, id: &str) -> String {
     svid.serial_hex().to_owned()
 }
 
-/// Records when the agent counts each `FetchX509SVID` open, on a thread of its own so that the
-/// timestamps do not wait for a busy test runtime.
-pub(crate) struct OpenRecorder {
-    thread: JoinHandle<Vec<(u64, Instant)>>,
-}
-
-impl OpenRecorder {
-    /// Starts recording, and returns once the recorder is listening; it stops after the
-    /// `last`-th open or after twice [`WAIT`].
-    pub(crate) fn start(agent: &DevAgentHandle, last: u64) -> Self {
-        let mut stats = agent.watch_stats();
-        let (ready, listening) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .unwrap();
-            let mut opens = Vec::new();
-            let mut seen = stats.borrow_and_update().x509_svid_opens;
-            let _ = ready.send(());
-            let record = async {
-                while seen < last && stats.changed().await.is_ok() {
-                    let now = Instant::now();
-                    let count = stats.borrow_and_update().x509_svid_opens;
-                    if count > seen {
-                        opens.push((count, now));
-                        seen = count;
-                    }
-                }
-            };
-            let _ = runtime.block_on(async { tokio::time::timeout(2 * WAIT, record).await });
-            opens
-        });
-        listening.recv_timeout(WAIT).unwrap();
-        Self { thread }
-    }
-
-    /// The intervals between consecutive opens. Fails the test if an open was not seen on
-    /// its own (two opens closer together than the recorder could tell apart).
-    pub(crate) fn intervals(self) -> Vec<Duration> {
-        let opens = self.thread.join().unwrap();
-        for pair in opens.windows(2) {
-            assert_eq!(
-                pair[1].0,
-                pair[0].0 + 1,
-                "opens {} and {} were not recorded apart: {opens:?}",
-                pair[0].0,
-                pair[1].0
-            );
-        }
-        opens.windows(2).map(|p| p[1].1 - p[0].1).collect()
-    }
+/// The intervals between the `FetchX509SVID` opens the agent saw after `baseline` opens,
+/// read from the agent's own log of open times (no watcher racing the opens).
+pub(crate) fn open_intervals(agent: &DevAgentHandle, baseline: usize) -> Vec<Duration> {
+    let times = agent.open_times(StreamKind::X509Svid);
+    let times = times.get(baseline..).unwrap_or_default();
+    times.windows(2).map(|pair| pair[1] - pair[0]).collect()
 }
 
 /// The shortest wait a jittered schedule allows before each of its first `n` retries: half of
