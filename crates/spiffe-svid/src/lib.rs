@@ -90,12 +90,17 @@
 mod backend;
 mod error;
 mod inspect;
+mod jwt;
 mod profile;
 mod svid;
 mod verify;
 
 pub use error::{PemInput, X509SvidError};
 pub use inspect::{LeafInfo, inspect_leaf};
+pub use jwt::{
+    JwsAlgorithm, JwtClaim, JwtPart, JwtSvid, JwtSvidError, JwtValidation, JwtValidator,
+    MAX_ECHO_CHARS, MAX_JWT_BYTES,
+};
 pub use profile::ProfileError;
 pub use svid::X509Svid;
 pub use verify::{PathValidationError, VerifiedX509Svid, X509VerifyError, verify_x509_svid_chain};
