@@ -60,6 +60,11 @@ mod error;
 mod snapshot;
 mod x509;
 
+/// The README's example, compiled as a doctest so that it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use error::SourceError;
 pub use snapshot::{Health, SnapshotGuard, X509Snapshot};
 pub use x509::{
