@@ -61,9 +61,16 @@ pub enum BundleError {
     /// PEM input: the input is not empty but holds no PEM block at all.
     NoPemBlocks,
 
-    /// JSON input (JWKS or SPIFFE bundle document) is not well-formed JSON, is not a JSON
-    /// object at the top, or nests deeper than the JSON reader's limit of 128 levels
-    /// (RFC 8259; RFC 7517 §5: a JWK Set is a JSON object).
+    /// JSON input is not UTF-8 (RFC 8259 §8.1), checked for the whole input before parsing,
+    /// skipped members included.
+    NotUtf8 {
+        /// The offset of the first byte that is not part of valid UTF-8.
+        offset: usize,
+    },
+
+    /// JSON input (JWKS or SPIFFE bundle document) is not well-formed JSON (numbers out of
+    /// range included) or is not a JSON object at the top (RFC 8259; RFC 7517 §5: a JWK Set
+    /// is a JSON object).
     InvalidJson {
         /// What the JSON reader reported, with line and column.
         source: JsonError,
@@ -333,6 +340,9 @@ impl fmt::Display for BundleError {
                 write!(f, "PEM block {block} of the bundle is not a certificate")
             }
             Self::NoPemBlocks => f.write_str("no PEM blocks in the bundle input"),
+            Self::NotUtf8 { offset } => {
+                write!(f, "bundle document is not UTF-8 at byte {offset}")
+            }
             Self::InvalidJson { .. } => f.write_str("bundle document is not valid JSON"),
             Self::DuplicateMember { member, key } => {
                 write!(f, "member `{member}` appears twice in {}", Owner(*key))

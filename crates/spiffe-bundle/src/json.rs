@@ -4,8 +4,12 @@
 //! The reader walks the document once. It borrows every string that has no escapes, keeps
 //! only the members this crate uses, and records (rather than rejects) what the checks in
 //! `jwt.rs` and `spiffe.rs` judge later: wrong JSON types, private key members, members that
-//! appear twice. Only syntax errors, the nesting limit of `serde_json` (128 levels) and a
-//! top level that is not an object stop it early.
+//! appear twice. Only syntax errors and a top level that is not an object stop it early.
+//!
+//! Its own recursion has a fixed depth (document, `keys`, key, member). Everything below a
+//! member it reads, and every member it does not read, goes to `IgnoredAny`, which serde_json
+//! skips with a loop rather than recursion; so nesting costs no stack however deep it is,
+//! and serde_json's recursion limit of 128 is never reached.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -178,8 +182,13 @@ pub(crate) fn read_document(
         source: JsonError(source),
     };
 
-    // `from_slice` checks UTF-8 of every string it reads and keeps serde_json's nesting limit.
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    // RFC 8259 §8.1: JSON text is UTF-8. Checked for the whole input at once, because
+    // serde_json's byte reader does not check the strings it skips.
+    let text = std::str::from_utf8(json).map_err(|err| BundleError::NotUtf8 {
+        offset: err.valid_up_to(),
+    })?;
+
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let document = DocumentSeed { spiffe_members }
         .deserialize(&mut deserializer)
         .map_err(invalid)?;

@@ -268,7 +268,7 @@ impl JwtBundle {
     /// # Errors
     ///
     /// [`BundleError::TooLarge`] for input over [`MAX_BUNDLE_BYTES`], checked before parsing;
-    /// [`BundleError::InvalidJson`] for malformed JSON or nesting past 128 levels;
+    /// [`BundleError::NotUtf8`] and [`BundleError::InvalidJson`] for malformed JSON;
     /// [`BundleError::MissingKeys`], [`BundleError::TooManyKeys`],
     /// [`BundleError::DuplicateMember`], [`BundleError::KeyNotObject`],
     /// [`BundleError::PrivateKeyMember`], [`BundleError::InvalidMember`],
@@ -445,26 +445,12 @@ pub(crate) fn jwt_authority(
     index: usize,
 ) -> Result<Option<JwtAuthority>, BundleError> {
     let key = Some(index);
-    let public_key = match required_text(&jwk.kty, key, "kty")? {
-        "EC" => {
-            let crv = required_text(&jwk.crv, key, "crv")?;
-            let x = decode_base64url(required_text(&jwk.x, key, "x")?, index, "x")?;
-            let y = decode_base64url(required_text(&jwk.y, key, "y")?, index, "y")?;
-            let invalid = |source| BundleError::InvalidJwtKey { index, source };
-            let curve = EcCurve::from_jwk_name(crv)
-                .ok_or_else(|| invalid(JwtKeyError::UnsupportedCurve))?;
-            JwtPublicKey::ec(curve, x, y).map_err(invalid)?
-        }
-        "RSA" => {
-            let n = decode_base64url(required_text(&jwk.n, key, "n")?, index, "n")?;
-            let e = decode_base64url(required_text(&jwk.e, key, "e")?, index, "e")?;
-            JwtPublicKey::rsa(n, e)
-                .map_err(|source| BundleError::InvalidJwtKey { index, source })?
-        }
+    let kty = required_text(&jwk.kty, key, "kty")?;
+    if !matches!(kty, "EC" | "RSA") {
         // `oct`, `OKP` and types this crate does not know make no JWT authority: the
         // algorithms JWT-SVIDs may use (SPEC-POLICY "JWT-SVIDs") need EC or RSA keys.
-        _ => return Ok(None),
-    };
+        return Ok(None);
+    }
 
     let key_id = match &jwk.kid {
         None => return Err(BundleError::MissingKeyId { index }),
@@ -473,6 +459,20 @@ pub(crate) fn jwt_authority(
     if key_id.is_empty() {
         return Err(BundleError::MissingKeyId { index });
     }
+
+    let invalid = |source| BundleError::InvalidJwtKey { index, source };
+    let public_key = if kty == "EC" {
+        let crv = required_text(&jwk.crv, key, "crv")?;
+        let x = decode_base64url(required_text(&jwk.x, key, "x")?, index, "x")?;
+        let y = decode_base64url(required_text(&jwk.y, key, "y")?, index, "y")?;
+        let curve =
+            EcCurve::from_jwk_name(crv).ok_or_else(|| invalid(JwtKeyError::UnsupportedCurve))?;
+        JwtPublicKey::ec(curve, x, y).map_err(invalid)?
+    } else {
+        let n = decode_base64url(required_text(&jwk.n, key, "n")?, index, "n")?;
+        let e = decode_base64url(required_text(&jwk.e, key, "e")?, index, "e")?;
+        JwtPublicKey::rsa(n, e).map_err(invalid)?
+    };
 
     Ok(Some(JwtAuthority {
         key_id: key_id.to_owned(),

@@ -115,8 +115,9 @@
 //! Input is checked against [`MAX_BUNDLE_BYTES`] before it is read. The number of
 //! certificates of an X.509 bundle, of keys of a JWT bundle, and of entries of a JSON
 //! `keys` array are bounded by [`MAX_AUTHORITIES`], checked before certificates are decoded
-//! and before keys are judged. JSON nesting is bounded by `serde_json`'s limit of 128 levels.
-//! Hostile input therefore costs bounded work and memory.
+//! and before keys are judged. Deep JSON nesting costs no stack: the reader recurses only to
+//! a fixed depth and lets `serde_json` skip the rest with a loop. Hostile input therefore
+//! costs work and memory in proportion to its (capped) size.
 //!
 //! # Features
 //!

@@ -65,7 +65,8 @@ impl SpiffeBundle {
     /// # Errors
     ///
     /// [`BundleError::TooLarge`] for input over [`MAX_BUNDLE_BYTES`](crate::MAX_BUNDLE_BYTES),
-    /// checked before parsing; [`BundleError::InvalidJson`] for malformed JSON;
+    /// checked before parsing; [`BundleError::NotUtf8`] and [`BundleError::InvalidJson`] for
+    /// malformed JSON;
     /// [`BundleError::MissingKeys`], [`BundleError::TooManyKeys`],
     /// [`BundleError::DuplicateMember`], [`BundleError::KeyNotObject`],
     /// [`BundleError::PrivateKeyMember`], [`BundleError::InvalidMember`],

@@ -96,7 +96,9 @@ fn certs_pem_survives_a_der_and_pem_round_trip() {
 fn jwks_valid_1_gives_one_p256_key() {
     let bundle = from_jwks("jwks_valid_1.json").unwrap();
     assert_eq!(bundle.len(), 1);
-    let authority = bundle.authority("C6vs25welZOx6WksNYfbMfiw9l96pMnD").unwrap();
+    let authority = bundle
+        .authority("C6vs25welZOx6WksNYfbMfiw9l96pMnD")
+        .unwrap();
     assert_eq!(authority.public_key().curve(), Some(EcCurve::P256));
     assert_eq!(authority.public_key().ec_point().unwrap().len(), 65);
 }
@@ -117,7 +119,10 @@ fn jwks_valid_2_gives_two_keys() {
 #[test]
 fn jwks_missing_kid_names_the_second_key() {
     let err = from_jwks("jwks_missing_kid.json").unwrap_err();
-    assert!(matches!(err, BundleError::MissingKeyId { index: 2 }), "{err:?}");
+    assert!(
+        matches!(err, BundleError::MissingKeyId { index: 2 }),
+        "{err:?}"
+    );
     assert_eq!(err.to_string(), "key 2 has no `kid`");
 }
 
@@ -135,7 +140,12 @@ fn spiffebundle_valid_1_gives_one_of_each_and_no_hints() {
     let bundle = spiffe("spiffebundle_valid_1.json").unwrap();
     assert_eq!(bundle.x509_bundle().authorities().len(), 1);
     assert_eq!(bundle.jwt_bundle().len(), 1);
-    assert!(bundle.jwt_bundle().authority("C6vs25welZOx6WksNYfbMfiw9l96pMnD").is_some());
+    assert!(
+        bundle
+            .jwt_bundle()
+            .authority("C6vs25welZOx6WksNYfbMfiw9l96pMnD")
+            .is_some()
+    );
     assert_eq!(bundle.refresh_hint(), None);
     assert_eq!(bundle.sequence(), None);
 }
@@ -153,7 +163,11 @@ fn spiffebundle_valid_2_gives_six_jwt_keys_hint_and_sequence() {
 fn spiffebundle_valid_with_wit_ignores_the_wit_keys() {
     let bundle = spiffe("spiffebundle_valid_with_wit.json").unwrap();
     assert_eq!(bundle.x509_bundle().authorities().len(), 1);
-    let kids: Vec<&str> = bundle.jwt_bundle().authorities().map(|a| a.key_id()).collect();
+    let kids: Vec<&str> = bundle
+        .jwt_bundle()
+        .authorities()
+        .map(|a| a.key_id())
+        .collect();
     assert_eq!(
         kids,
         [
@@ -162,13 +176,21 @@ fn spiffebundle_valid_with_wit_ignores_the_wit_keys() {
         ]
     );
     // The WIT keys' IDs do not leak into the JWT bundle.
-    assert!(bundle.jwt_bundle().authority("uNhqAaPI7NDn7IHOsa2ac1BF4O5qGxjZ").is_none());
+    assert!(
+        bundle
+            .jwt_bundle()
+            .authority("uNhqAaPI7NDn7IHOsa2ac1BF4O5qGxjZ")
+            .is_none()
+    );
 }
 
 #[test]
 fn spiffebundle_missing_kid_names_the_jwt_key() {
     let err = spiffe("spiffebundle_missing_kid.json").unwrap_err();
-    assert!(matches!(err, BundleError::MissingKeyId { index: 2 }), "{err:?}");
+    assert!(
+        matches!(err, BundleError::MissingKeyId { index: 2 }),
+        "{err:?}"
+    );
 }
 
 #[test]
