@@ -117,6 +117,7 @@ impl<B: JwtBundleSource + ?Sized> JwtValidator<B> {
             return Ok(svid);
         }
 
+        self.adopt(bundles);
         let svid = Arc::new(JwtSvid::validate_with(token, &**bundles, options)?);
         if self.capacity > 0 && now < Duration::from_secs(svid.expiry) {
             self.insert(hash, &svid, bundles, now);
@@ -152,11 +153,7 @@ impl<B: JwtBundleSource + ?Sized> JwtValidator<B> {
         now: Duration,
     ) -> Option<Arc<JwtSvid>> {
         let state = self.state.read();
-        let same_bundles = state
-            .bundles
-            .as_ref()
-            .is_some_and(|cached| Arc::ptr_eq(cached, bundles));
-        if !same_bundles {
+        if !state.holds(bundles) {
             return None;
         }
 
@@ -165,17 +162,18 @@ impl<B: JwtBundleSource + ?Sized> JwtValidator<B> {
         (live && svid.token == token).then(|| Arc::clone(svid))
     }
 
+    /// Switches to `bundles` if they are not the ones the entries were validated with:
+    /// nothing validated with the old ones may be answered any more, and they are released.
+    fn adopt(&self, bundles: &Arc<B>) {
+        if !self.state.read().holds(bundles) {
+            self.state.write().adopt(bundles);
+        }
+    }
+
     fn insert(&self, hash: u64, svid: &Arc<JwtSvid>, bundles: &Arc<B>, now: Duration) {
         let mut state = self.state.write();
-        let same_bundles = state
-            .bundles
-            .as_ref()
-            .is_some_and(|cached| Arc::ptr_eq(cached, bundles));
-        if !same_bundles {
-            // New bundles: nothing validated with the old ones may be answered any more.
-            state.entries.clear();
-            state.bundles = Some(Arc::clone(bundles));
-        }
+        // Another call may have switched bundles since this token was validated.
+        state.adopt(bundles);
 
         if state.entries.len() >= self.capacity && !state.entries.contains_key(&hash) {
             state
@@ -194,6 +192,21 @@ impl<B: JwtBundleSource + ?Sized> JwtValidator<B> {
         }
         // A different token with the same hash is replaced; lookups compare the whole token.
         state.entries.insert(hash, Arc::clone(svid));
+    }
+}
+
+impl<B: ?Sized> State<B> {
+    fn holds(&self, bundles: &Arc<B>) -> bool {
+        self.bundles
+            .as_ref()
+            .is_some_and(|held| Arc::ptr_eq(held, bundles))
+    }
+
+    fn adopt(&mut self, bundles: &Arc<B>) {
+        if !self.holds(bundles) {
+            self.entries.clear();
+            self.bundles = Some(Arc::clone(bundles));
+        }
     }
 }
 
