@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod follow;
 mod snapshot;
 mod x509;
 
@@ -66,7 +67,6 @@ mod x509;
 pub struct ReadmeDoctests;
 
 pub use error::SourceError;
+pub use follow::DEFAULT_FIRST_UPDATE_TIMEOUT;
 pub use snapshot::{Health, SnapshotGuard, X509Snapshot};
-pub use x509::{
-    DEFAULT_FIRST_UPDATE_TIMEOUT, SvidPicker, X509Source, X509SourceBuilder, X509Updates,
-};
+pub use x509::{SvidPicker, X509Source, X509SourceBuilder, X509Updates};

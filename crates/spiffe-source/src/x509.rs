@@ -2,23 +2,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use futures::StreamExt;
-use parking_lot::Mutex;
 use spiffe_id::SpiffeId;
 use spiffe_svid::X509Svid;
 use spiffe_workload_api::{
-    Address, Backoff, BackoffPolicy, RetryClass, WorkloadApiClient, WorkloadApiError, X509Context,
-    X509ContextStream,
+    BackoffPolicy, WorkloadApiClient, WorkloadApiError, X509Context, X509ContextStream,
 };
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::SourceError;
+use crate::follow::{Connection, Handler, Lifecycle};
 use crate::snapshot::{Health, SnapshotGuard, X509Snapshot};
-
-/// How long [`X509SourceBuilder::build`] waits for the first update unless told otherwise.
-pub const DEFAULT_FIRST_UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which of the agent's SVIDs a source serves as its default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,29 +71,13 @@ impl SvidPicker {
 /// ```
 #[derive(Clone)]
 pub struct X509Source {
-    handle: Arc<Handle>,
+    inner: Arc<Inner>,
 }
 
 /// Owned by the clones of one source; dropping the last one stops the background task.
-struct Handle {
-    shared: Arc<Shared>,
-    close: Mutex<Option<oneshot::Sender<()>>>,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// State the background task and the handles both see.
-struct Shared {
-    current: ArcSwap<X509Snapshot>,
-    /// Generation numbers; the sender lives in the task, so receivers learn when it ends.
-    updates: watch::Receiver<u64>,
-    diagnostics: Mutex<Diagnostics>,
-}
-
-#[derive(Default)]
-struct Diagnostics {
-    attempts: u32,
-    last_error: Option<Arc<WorkloadApiError>>,
-    stopped: Option<SourceError>,
+struct Inner {
+    current: Arc<ArcSwap<X509Snapshot>>,
+    lifecycle: Lifecycle,
 }
 
 impl X509Source {
@@ -123,47 +101,28 @@ impl X509Source {
     /// Lock-free and allocation-free; call it on every handshake rather than caching.
     pub fn snapshot(&self) -> SnapshotGuard {
         SnapshotGuard {
-            guard: self.handle.shared.current.load(),
+            guard: self.inner.current.load(),
         }
     }
 
     /// A receiver of update notifications.
     pub fn updates(&self) -> X509Updates {
-        let mut rx = self.handle.shared.updates.clone();
-        rx.mark_unchanged();
-        X509Updates { rx }
+        X509Updates {
+            rx: self.inner.lifecycle.updates(),
+        }
     }
 
     /// Why the background task stopped for good, if it did: [`SourceError::Rejected`] when
     /// the agent refused the request as invalid or unsupported, [`SourceError::Closed`] after
     /// [`close`](Self::close). A source that is running, even while retrying, reports `None`.
     pub fn stopped(&self) -> Option<SourceError> {
-        self.handle.shared.diagnostics.lock().stopped.clone()
+        self.inner.lifecycle.stopped()
     }
 
     /// Ends the stream and the background task, and waits for the task to finish. Reads keep
     /// returning the last state; update receivers see the end.
     pub async fn close(&self) {
-        self.handle.close.lock().take();
-        self.handle
-            .shared
-            .diagnostics
-            .lock()
-            .stopped
-            .get_or_insert(SourceError::Closed);
-        let task = self.handle.task.lock().take();
-        if let Some(task) = task {
-            // The task only ends by returning; a join error would mean it panicked, which it
-            // has no way to do, or that the runtime is shutting down.
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // Dropping the sender wakes the task, which ends its stream and returns.
-        self.close.lock().take();
+        self.inner.lifecycle.close().await;
     }
 }
 
@@ -207,52 +166,35 @@ impl X509Updates {
 }
 
 /// Configures an [`X509Source`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct X509SourceBuilder {
-    endpoint: Option<String>,
-    client: Option<WorkloadApiClient>,
-    first_update_timeout: Option<Duration>,
+    connection: Connection,
     picker: SvidPicker,
-    backoff: BackoffPolicy,
-    slow_backoff: BackoffPolicy,
-}
-
-impl Default for X509SourceBuilder {
-    fn default() -> Self {
-        Self {
-            endpoint: None,
-            client: None,
-            first_update_timeout: Some(DEFAULT_FIRST_UPDATE_TIMEOUT),
-            picker: SvidPicker::First,
-            backoff: BackoffPolicy::DEFAULT,
-            slow_backoff: BackoffPolicy::SLOW,
-        }
-    }
 }
 
 impl X509SourceBuilder {
     /// The Workload API address, such as `unix:///run/spire/agent.sock`. It wins over
     /// `SPIFFE_ENDPOINT_SOCKET`.
     pub fn endpoint(mut self, address: impl Into<String>) -> Self {
-        self.endpoint = Some(address.into());
+        self.connection.endpoint = Some(address.into());
         self
     }
 
     /// Uses this client instead of creating one (for a custom channel or settings).
     pub fn client(mut self, client: WorkloadApiClient) -> Self {
-        self.client = Some(client);
+        self.connection.client = Some(client);
         self
     }
 
     /// How long [`build`](Self::build) waits for the first usable update (default 30 s).
     pub fn first_update_timeout(mut self, timeout: Duration) -> Self {
-        self.first_update_timeout = Some(timeout);
+        self.connection.first_update_timeout = Some(timeout);
         self
     }
 
     /// Makes [`build`](Self::build) wait for the first update for as long as it takes.
     pub fn wait_forever(mut self) -> Self {
-        self.first_update_timeout = None;
+        self.connection.first_update_timeout = None;
         self
     }
 
@@ -277,14 +219,14 @@ impl X509SourceBuilder {
     /// The retry schedule after a failure (default: from 200 ms, doubling, at most 10 s,
     /// with jitter).
     pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
-        self.backoff = policy;
+        self.connection.backoff = policy;
         self
     }
 
     /// The retry schedule while the agent has issued no identity (default: from 1 s,
     /// doubling, at most 30 s, with jitter).
     pub fn slow_backoff(mut self, policy: BackoffPolicy) -> Self {
-        self.slow_backoff = policy;
+        self.connection.slow_backoff = policy;
         self
     }
 
@@ -300,248 +242,64 @@ impl X509SourceBuilder {
     /// - [`SourceError::FirstUpdateTimeout`] when no usable update arrived in time, with the
     ///   number of attempts and the last error (socket missing, refused, no identity issued).
     pub async fn build(self) -> Result<X509Source, SourceError> {
-        let client = match (self.client, self.endpoint) {
-            (Some(client), _) => client,
-            (None, Some(endpoint)) => {
-                let address = Address::parse(&endpoint)
-                    .map_err(|e| client_error(WorkloadApiError::InvalidAddress(e)))?;
-                WorkloadApiClient::new(address).map_err(client_error)?
-            }
-            (None, None) => WorkloadApiClient::from_env().map_err(client_error)?,
-        };
-
-        let (tx, rx) = watch::channel(0);
-        let shared = Arc::new(Shared {
-            current: ArcSwap::from_pointee(X509Snapshot::pending()),
-            updates: rx,
-            diagnostics: Mutex::new(Diagnostics::default()),
-        });
-        let (close_tx, close_rx) = oneshot::channel();
-
-        let task = Task {
-            shared: Arc::clone(&shared),
-            client,
+        let client = self.connection.client()?;
+        let current = Arc::new(ArcSwap::from_pointee(X509Snapshot::pending()));
+        let (updates, receiver) = watch::channel(0);
+        let handler = X509Handler {
+            current: Arc::clone(&current),
             picker: self.picker,
-            backoff: Backoff::new(self.backoff),
-            slow: Backoff::new(self.slow_backoff),
-            updates: tx,
-            closed: close_rx,
+            updates,
             expiry: None,
         };
-        let handle = Arc::new(Handle {
-            shared,
-            close: Mutex::new(Some(close_tx)),
-            task: Mutex::new(Some(tokio::spawn(task.run()))),
-        });
-        let source = X509Source { handle };
+        let lifecycle = Lifecycle::spawn(handler, &self.connection, client, receiver);
+        let source = X509Source {
+            inner: Arc::new(Inner { current, lifecycle }),
+        };
 
-        match self.first_update_timeout {
-            Some(timeout) => match tokio::time::timeout(timeout, source.first_update()).await {
-                Ok(result) => result?,
-                Err(_) => {
-                    let error = {
-                        let diagnostics = source.handle.shared.diagnostics.lock();
-                        SourceError::FirstUpdateTimeout {
-                            timeout,
-                            attempts: diagnostics.attempts,
-                            last_error: diagnostics.last_error.clone(),
-                            held: source.snapshot().health.clone(),
-                        }
-                    };
-                    source.close().await;
-                    return Err(error);
-                }
-            },
-            None => source.first_update().await?,
-        }
+        let ready = || source.snapshot().health == Health::Ready;
+        let held = || source.snapshot().health.clone();
+        let timeout = self.connection.first_update_timeout;
+        source
+            .inner
+            .lifecycle
+            .wait_ready(timeout, ready, held)
+            .await?;
         Ok(source)
     }
 }
 
-fn client_error(error: WorkloadApiError) -> SourceError {
-    match error {
-        WorkloadApiError::NoEndpoint => SourceError::NoEndpoint,
-        other => SourceError::Client(Arc::new(other)),
-    }
-}
-
-impl X509Source {
-    /// Waits until a snapshot can serve an SVID, or the task stops for good.
-    async fn first_update(&self) -> Result<(), SourceError> {
-        let mut rx = self.handle.shared.updates.clone();
-        loop {
-            if self.snapshot().health == Health::Ready {
-                return Ok(());
-            }
-            if rx.changed().await.is_err() {
-                let stopped = self.handle.shared.diagnostics.lock().stopped.clone();
-                return Err(stopped.unwrap_or(SourceError::Closed));
-            }
-        }
-    }
-}
-
-/// What ended one stream.
-enum StreamEnd {
-    /// The source is closing.
-    Closed,
-    /// The agent ended the stream with OK.
-    Clean { received: bool },
-    /// The stream failed with this error.
-    Failed(WorkloadApiError, bool),
-}
-
-/// The background task behind one source.
-struct Task {
-    shared: Arc<Shared>,
-    client: WorkloadApiClient,
+/// Keeps an [`X509Source`]'s snapshot current from the `FetchX509SVID` stream.
+struct X509Handler {
+    current: Arc<ArcSwap<X509Snapshot>>,
     picker: SvidPicker,
-    backoff: Backoff,
-    /// The slower schedule used while the agent has no identity for us.
-    slow: Backoff,
     updates: watch::Sender<u64>,
-    closed: oneshot::Receiver<()>,
     /// When the default SVID expires.
     expiry: Option<Instant>,
 }
 
-impl Task {
-    async fn run(mut self) {
-        tracing::trace!("x509 source started");
-        loop {
-            self.shared.diagnostics.lock().attempts += 1;
-            let opened = tokio::select! {
-                biased;
-                _ = &mut self.closed => break,
-                opened = self.client.watch_x509_context() => opened,
-            };
+impl Handler for X509Handler {
+    type Message = X509Context;
+    type Stream = X509ContextStream;
 
-            let (error, received) = match opened {
-                Ok(stream) => match self.follow(stream).await {
-                    StreamEnd::Closed => break,
-                    StreamEnd::Clean { received: true } => {
-                        tracing::trace!("x509 stream ended by the agent; reopening");
-                        continue;
-                    }
-                    StreamEnd::Clean { received: false } => {
-                        let delay = self.backoff.next_delay();
-                        if !self.wait(delay).await {
-                            break;
-                        }
-                        continue;
-                    }
-                    StreamEnd::Failed(error, received) => (error, received),
-                },
-                Err(error) => (error, false),
-            };
-            if received {
-                self.backoff.reset();
-            }
+    const NAME: &'static str = "x509-svid";
 
-            if !self.retry_after(error).await {
-                break;
-            }
-        }
-        self.client.close();
-        tracing::trace!("x509 source stopped");
-    }
-
-    /// Handles a failed open or stream; returns false when the task must end.
-    async fn retry_after(&mut self, error: WorkloadApiError) -> bool {
-        let class = error.retry();
-        let error = Arc::new(error);
-        self.shared.diagnostics.lock().last_error = Some(Arc::clone(&error));
-
-        let delay = match class {
-            RetryClass::Stop => return false,
-            RetryClass::Never => {
-                tracing::warn!(%error, "the Workload API refused the X.509 stream; giving up");
-                self.shared.diagnostics.lock().stopped = Some(SourceError::Rejected(error));
-                return false;
-            }
-            RetryClass::Slow => {
-                if self.shared.current.load().health == Health::Ready {
-                    tracing::warn!(%error, "the agent revoked this workload's identity");
-                    self.revoke();
-                }
-                self.slow.next_delay()
-            }
-            RetryClass::Reconnect => {
-                // A fresh client has a fresh connection; a client on a caller's own channel
-                // has no address and keeps its channel.
-                let fresh = self.client.address().cloned().map(WorkloadApiClient::new);
-                if let Some(Ok(client)) = fresh {
-                    self.client.close();
-                    self.client = client;
-                }
-                self.backoff.next_delay()
-            }
-            _ => self.backoff.next_delay(),
-        };
-        tracing::debug!(%error, ?delay, "x509 stream failed; retrying");
-        self.wait(delay).await
-    }
-
-    /// Reads one stream until it ends.
-    async fn follow(&mut self, mut stream: X509ContextStream) -> StreamEnd {
-        tracing::trace!("x509 stream open");
-        let mut received = false;
-        loop {
-            let expiry = self.expiry;
-            let item = tokio::select! {
-                biased;
-                _ = &mut self.closed => return StreamEnd::Closed,
-                _ = sleep_until(expiry) => {
-                    self.expire();
-                    continue;
-                }
-                item = stream.next() => item,
-            };
-
-            match item {
-                None => return StreamEnd::Clean { received },
-                Some(Ok(context)) => {
-                    received = true;
-                    self.shared.diagnostics.lock().last_error = None;
-                    self.backoff.reset();
-                    self.slow.reset();
-                    self.apply(context);
-                }
-                Some(Err(error @ WorkloadApiError::InvalidResponse(_))) => {
-                    // Workspace policy, "Sources": a bad update is rejected whole.
-                    tracing::warn!(%error, "rejected an X.509 update; keeping the last good state");
-                    self.shared.diagnostics.lock().last_error = Some(Arc::new(error));
-                }
-                Some(Err(error)) => return StreamEnd::Failed(error, received),
-            }
-        }
-    }
-
-    /// Sleeps for `delay`, handling expiry meanwhile; false when the source is closing.
-    async fn wait(&mut self, delay: Duration) -> bool {
-        let deadline = Instant::now() + delay;
-        loop {
-            let expiry = self.expiry.filter(|e| *e < deadline);
-            tokio::select! {
-                biased;
-                _ = &mut self.closed => return false,
-                _ = sleep_until(expiry) => self.expire(),
-                _ = tokio::time::sleep_until(deadline) => return true,
-            }
-        }
+    fn open(
+        client: &WorkloadApiClient,
+    ) -> impl Future<Output = Result<X509ContextStream, WorkloadApiError>> + Send + '_ {
+        client.watch_x509_context()
     }
 
     fn apply(&mut self, context: X509Context) {
         if context.svids.is_empty() {
             // Workspace policy, "Sources": an update without SVIDs revokes the identity.
-            if self.shared.current.load().health != Health::Revoked {
+            if self.current.load().health != Health::Revoked {
                 tracing::warn!("the agent sent an update without SVIDs: identity revoked");
                 self.revoke();
             }
             return;
         }
 
-        let current = self.shared.current.load_full();
+        let current = self.current.load_full();
         let default = self.picker.pick(&context.svids);
         let health = match default {
             None => Health::NoMatchingSvid(self.picker.describe()),
@@ -574,23 +332,22 @@ impl Task {
         });
     }
 
-    /// Stops serving SVIDs, keeps the bundles.
-    fn revoke(&mut self) {
-        let current = self.shared.current.load_full();
-        self.expiry = None;
-        self.publish(X509Snapshot {
-            svids: Vec::new(),
-            default: None,
-            bundles: current.bundles.clone(),
-            health: Health::Revoked,
-            generation: current.generation + 1,
-        });
+    fn denied(&mut self) {
+        // Workspace policy, "Sources": PermissionDenied in the middle of a stream revokes.
+        if self.current.load().health == Health::Ready {
+            tracing::warn!("the agent answered PermissionDenied: identity revoked");
+            self.revoke();
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.expiry
     }
 
     /// Marks the default SVID expired.
-    fn expire(&mut self) {
+    fn deadline_passed(&mut self) {
         self.expiry = None;
-        let current = self.shared.current.load_full();
+        let current = self.current.load_full();
         if current.health != Health::Ready {
             return;
         }
@@ -603,10 +360,25 @@ impl Task {
             generation: current.generation + 1,
         });
     }
+}
+
+impl X509Handler {
+    /// Stops serving SVIDs, keeps the bundles.
+    fn revoke(&mut self) {
+        let current = self.current.load_full();
+        self.expiry = None;
+        self.publish(X509Snapshot {
+            svids: Vec::new(),
+            default: None,
+            bundles: current.bundles.clone(),
+            health: Health::Revoked,
+            generation: current.generation + 1,
+        });
+    }
 
     fn publish(&self, snapshot: X509Snapshot) {
         let generation = snapshot.generation;
-        self.shared.current.store(Arc::new(snapshot));
+        self.current.store(Arc::new(snapshot));
         self.updates.send_replace(generation);
     }
 }
@@ -633,11 +405,4 @@ fn instant_at(at: SystemTime) -> Instant {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     Instant::now() + left
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => futures::future::pending().await,
-    }
 }
