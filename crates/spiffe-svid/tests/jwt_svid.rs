@@ -913,3 +913,13 @@ fn mutated_tokens_never_panic_and_never_validate() {
         let _ = JwtSvid::parse_insecure(&mutated);
     }
 }
+
+#[test]
+fn subject_that_is_a_trust_domain_id_is_accepted() {
+    let (key, bundle) = es256_setup();
+    let token = Token::new(ES256, "k1")
+        .claim("sub", json!("spiffe://example.org"))
+        .sign(&key);
+    let svid = validate(&token, &bundle).unwrap();
+    assert!(svid.spiffe_id().is_trust_domain_id());
+}
