@@ -1,0 +1,364 @@
+//! What every source shares: one background task that follows one Workload API stream,
+//! hands each message to a handler, and after a failure waits on the schedule the error calls
+//! for; the handle that closes the task; and the wait for the first usable update.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use parking_lot::Mutex;
+use spiffe_workload_api::{
+    Address, Backoff, BackoffPolicy, RetryClass, WorkloadApiClient, WorkloadApiError,
+};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::{Health, SourceError};
+
+/// How long a source's `build` waits for the first update unless told otherwise.
+pub const DEFAULT_FIRST_UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a stream's messages do to a source.
+pub(crate) trait Handler: Send + 'static {
+    /// One message of the stream, already parsed.
+    type Message: Send + 'static;
+    /// The stream the client opens.
+    type Stream: Stream<Item = Result<Self::Message, WorkloadApiError>> + Send + Unpin + 'static;
+
+    /// Names the stream in logs.
+    const NAME: &'static str;
+
+    /// Opens the stream.
+    fn open(
+        client: &WorkloadApiClient,
+    ) -> impl Future<Output = Result<Self::Stream, WorkloadApiError>> + Send + '_;
+
+    /// Applies a message (every message is the full state).
+    fn apply(&mut self, message: Self::Message);
+
+    /// The agent answered PermissionDenied: it has no identity for this workload (any more).
+    fn denied(&mut self) {}
+
+    /// A moment at which [`deadline_passed`](Self::deadline_passed) must run, such as an
+    /// SVID's expiry.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The deadline passed with no newer message.
+    fn deadline_passed(&mut self) {}
+}
+
+/// What the task learned about its attempts, for error messages.
+#[derive(Default)]
+pub(crate) struct Diagnostics {
+    pub(crate) attempts: u32,
+    /// The last failure since the last good message.
+    pub(crate) last_error: Option<Arc<WorkloadApiError>>,
+    /// Why the task stopped for good.
+    pub(crate) stopped: Option<SourceError>,
+}
+
+/// Where a source finds the Workload API and how it retries; shared by the source builders.
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) client: Option<WorkloadApiClient>,
+    pub(crate) first_update_timeout: Option<Duration>,
+    pub(crate) backoff: BackoffPolicy,
+    pub(crate) slow_backoff: BackoffPolicy,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            client: None,
+            first_update_timeout: Some(DEFAULT_FIRST_UPDATE_TIMEOUT),
+            backoff: BackoffPolicy::DEFAULT,
+            slow_backoff: BackoffPolicy::SLOW,
+        }
+    }
+}
+
+impl Connection {
+    /// The given client, or one for the given endpoint, or one from `SPIFFE_ENDPOINT_SOCKET`.
+    pub(crate) fn client(&self) -> Result<WorkloadApiClient, SourceError> {
+        match (&self.client, &self.endpoint) {
+            (Some(client), _) => Ok(client.clone()),
+            (None, Some(endpoint)) => {
+                let address = Address::parse(endpoint)
+                    .map_err(|e| client_error(WorkloadApiError::InvalidAddress(e)))?;
+                WorkloadApiClient::new(address).map_err(client_error)
+            }
+            (None, None) => WorkloadApiClient::from_env().map_err(client_error),
+        }
+    }
+}
+
+fn client_error(error: WorkloadApiError) -> SourceError {
+    match error {
+        WorkloadApiError::NoEndpoint => SourceError::NoEndpoint,
+        other => SourceError::Client(Arc::new(other)),
+    }
+}
+
+/// Owned by the clones of one source; dropping the last one stops the background task.
+pub(crate) struct Lifecycle {
+    close: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    diagnostics: Arc<Mutex<Diagnostics>>,
+    /// Generation numbers; the sender lives in the task, so receivers learn when it ends.
+    updates: watch::Receiver<u64>,
+}
+
+impl Lifecycle {
+    /// Spawns the task that follows `H`'s stream. `updates` is the receiver of the sender
+    /// the handler publishes on.
+    pub(crate) fn spawn<H: Handler>(
+        handler: H,
+        connection: &Connection,
+        client: WorkloadApiClient,
+        updates: watch::Receiver<u64>,
+    ) -> Self {
+        let diagnostics = Arc::new(Mutex::new(Diagnostics::default()));
+        let (close_tx, close_rx) = oneshot::channel();
+        let follower = Follower {
+            handler,
+            client,
+            backoff: Backoff::new(connection.backoff),
+            slow: Backoff::new(connection.slow_backoff),
+            closed: close_rx,
+            diagnostics: Arc::clone(&diagnostics),
+        };
+        Self {
+            close: Mutex::new(Some(close_tx)),
+            task: Mutex::new(Some(tokio::spawn(follower.run()))),
+            diagnostics,
+            updates,
+        }
+    }
+
+    /// A receiver of generation numbers that has seen the current one.
+    pub(crate) fn updates(&self) -> watch::Receiver<u64> {
+        let mut rx = self.updates.clone();
+        rx.mark_unchanged();
+        rx
+    }
+
+    pub(crate) fn stopped(&self) -> Option<SourceError> {
+        self.diagnostics.lock().stopped.clone()
+    }
+
+    /// Ends the stream and the task, and waits for the task to finish.
+    pub(crate) async fn close(&self) {
+        self.close.lock().take();
+        self.diagnostics
+            .lock()
+            .stopped
+            .get_or_insert(SourceError::Closed);
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            // The task only ends by returning; a join error would mean it panicked, which it
+            // has no way to do, or that the runtime is shutting down.
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until `ready()` holds, for at most `timeout`. On timeout the task is closed and
+    /// the error says what `held()` was, how many attempts were made and the last error.
+    pub(crate) async fn wait_ready(
+        &self,
+        timeout: Option<Duration>,
+        ready: impl Fn() -> bool,
+        held: impl Fn() -> Health,
+    ) -> Result<(), SourceError> {
+        let mut rx = self.updates.clone();
+        let until_ready = async {
+            loop {
+                if ready() {
+                    return Ok(());
+                }
+                if rx.changed().await.is_err() {
+                    return Err(self.stopped().unwrap_or(SourceError::Closed));
+                }
+            }
+        };
+
+        let Some(timeout) = timeout else {
+            return until_ready.await;
+        };
+        if let Ok(result) = tokio::time::timeout(timeout, until_ready).await {
+            return result;
+        }
+        let error = {
+            let diagnostics = self.diagnostics.lock();
+            SourceError::FirstUpdateTimeout {
+                timeout,
+                attempts: diagnostics.attempts,
+                last_error: diagnostics.last_error.clone(),
+                held: held(),
+            }
+        };
+        self.close().await;
+        Err(error)
+    }
+}
+
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the task, which ends its stream and returns.
+        self.close.lock().take();
+    }
+}
+
+/// What ended one stream.
+enum StreamEnd {
+    /// The source is closing.
+    Closed,
+    /// The agent ended the stream with OK.
+    Clean { received: bool },
+    /// The stream failed.
+    Failed(WorkloadApiError),
+}
+
+/// The background task of one source.
+struct Follower<H> {
+    handler: H,
+    client: WorkloadApiClient,
+    backoff: Backoff,
+    /// The slower schedule used while the agent has no identity for us.
+    slow: Backoff,
+    closed: oneshot::Receiver<()>,
+    diagnostics: Arc<Mutex<Diagnostics>>,
+}
+
+impl<H: Handler> Follower<H> {
+    async fn run(mut self) {
+        tracing::trace!(stream = H::NAME, "source started");
+        loop {
+            self.diagnostics.lock().attempts += 1;
+            let opened = tokio::select! {
+                biased;
+                _ = &mut self.closed => break,
+                opened = H::open(&self.client) => opened,
+            };
+
+            let error = match opened {
+                Ok(stream) => match self.follow(stream).await {
+                    StreamEnd::Closed => break,
+                    StreamEnd::Clean { received: true } => {
+                        tracing::trace!(stream = H::NAME, "stream ended by the agent; reopening");
+                        continue;
+                    }
+                    StreamEnd::Clean { received: false } => {
+                        let delay = self.backoff.next_delay();
+                        if !self.wait(delay).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    StreamEnd::Failed(error) => error,
+                },
+                Err(error) => error,
+            };
+
+            if !self.retry_after(error).await {
+                break;
+            }
+        }
+        self.client.close();
+        tracing::trace!(stream = H::NAME, "source stopped");
+    }
+
+    /// Handles a failed open or stream; returns false when the task must end.
+    async fn retry_after(&mut self, error: WorkloadApiError) -> bool {
+        let class = error.retry();
+        let error = Arc::new(error);
+        self.diagnostics.lock().last_error = Some(Arc::clone(&error));
+
+        let delay = match class {
+            RetryClass::Stop => return false,
+            RetryClass::Never => {
+                tracing::warn!(stream = H::NAME, %error, "the Workload API refused the stream; giving up");
+                self.diagnostics.lock().stopped = Some(SourceError::Rejected(error));
+                return false;
+            }
+            RetryClass::Slow => {
+                self.handler.denied();
+                self.slow.next_delay()
+            }
+            RetryClass::Reconnect => {
+                // A fresh client has a fresh connection; a client on a caller's own channel
+                // has no address and keeps its channel.
+                let fresh = self.client.address().cloned().map(WorkloadApiClient::new);
+                if let Some(Ok(client)) = fresh {
+                    self.client.close();
+                    self.client = client;
+                }
+                self.backoff.next_delay()
+            }
+            _ => self.backoff.next_delay(),
+        };
+        tracing::debug!(stream = H::NAME, %error, ?delay, "stream failed; retrying");
+        self.wait(delay).await
+    }
+
+    /// Reads one stream until it ends.
+    async fn follow(&mut self, mut stream: H::Stream) -> StreamEnd {
+        tracing::trace!(stream = H::NAME, "stream open");
+        let mut received = false;
+        loop {
+            let deadline = self.handler.deadline();
+            let item = tokio::select! {
+                biased;
+                _ = &mut self.closed => return StreamEnd::Closed,
+                () = sleep_until(deadline) => {
+                    self.handler.deadline_passed();
+                    continue;
+                }
+                item = stream.next() => item,
+            };
+
+            match item {
+                None => return StreamEnd::Clean { received },
+                Some(Ok(message)) => {
+                    received = true;
+                    self.diagnostics.lock().last_error = None;
+                    self.backoff.reset();
+                    self.slow.reset();
+                    self.handler.apply(message);
+                }
+                Some(Err(error @ WorkloadApiError::InvalidResponse(_))) => {
+                    // Workspace policy, "Sources": a bad update is rejected whole.
+                    tracing::warn!(stream = H::NAME, %error, "rejected an update; keeping the last good state");
+                    self.diagnostics.lock().last_error = Some(Arc::new(error));
+                }
+                Some(Err(error)) => return StreamEnd::Failed(error),
+            }
+        }
+    }
+
+    /// Sleeps for `delay`, minding the handler's deadline; false when the source is closing.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            let deadline = self.handler.deadline().filter(|d| *d < until);
+            tokio::select! {
+                biased;
+                _ = &mut self.closed => return false,
+                () = sleep_until(deadline) => self.handler.deadline_passed(),
+                () = tokio::time::sleep_until(until) => return true,
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}
