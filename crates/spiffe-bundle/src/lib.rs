@@ -121,9 +121,14 @@
 //!
 //! # Features
 //!
-//! This crate has no cargo features. It does no cryptography: certificates are decoded (with
-//! `x509-cert`) to make sure they are certificates, JWT keys are checked for shape, and
-//! signatures are checked by `spiffe-svid` at verification time.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | (none) | | X.509, JWT and SPIFFE bundles are always built |
+//!
+//! A `wit` feature for WIT-SVID keys is planned (SPEC-POLICY "Other"); until then such keys
+//! are ignored. The crate does no cryptography: certificates are decoded (with `x509-cert`)
+//! to make sure they are certificates, JWT keys are checked for shape, and signatures are
+//! checked by `spiffe-svid` at verification time.
 //!
 //! # Limitations
 //!
