@@ -129,6 +129,14 @@ fn set_of(bundle: &X509Bundle) -> X509BundleSet {
     std::iter::once(bundle.clone()).collect()
 }
 
+/// The P-256 verification algorithm of whichever backend the crate is built with.
+#[cfg(feature = "aws-lc-rs")]
+const P256_SHA256: &dyn rustls_pki_types::SignatureVerificationAlgorithm =
+    webpki::aws_lc_rs::ECDSA_P256_SHA256;
+#[cfg(not(feature = "aws-lc-rs"))]
+const P256_SHA256: &dyn rustls_pki_types::SignatureVerificationAlgorithm =
+    webpki::ring::ECDSA_P256_SHA256;
+
 #[test]
 fn random_bytes_are_refused_without_panic() {
     let f = fixture();
@@ -223,7 +231,7 @@ fn a_tampered_private_key_is_never_accepted_for_the_leaf() {
         let message = b"hostile key check";
         let signature = signer.sign(message).unwrap();
         let ee = webpki::EndEntityCert::try_from(&svid.chain()[0]).unwrap();
-        ee.verify_signature(webpki::aws_lc_rs::ECDSA_P256_SHA256, message, &signature)
+        ee.verify_signature(P256_SHA256, message, &signature)
             .unwrap_or_else(|e| panic!("flip at {at} accepted a key that is not the leaf's: {e}"));
     }
 
