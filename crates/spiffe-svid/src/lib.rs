@@ -192,7 +192,10 @@ pub use jwt::{
 };
 pub use profile::ProfileError;
 pub use svid::X509Svid;
-pub use verify::{PathValidationError, VerifiedX509Svid, X509VerifyError, verify_x509_svid_chain};
+pub use verify::{
+    PathValidationError, VerifiedX509Svid, X509TrustAnchorSet, X509TrustAnchors, X509VerifyError,
+    verify_x509_svid_chain, verify_x509_svid_with_anchors,
+};
 
 /// The most certificates an X.509-SVID chain may hold, leaf included: 16 (workspace policy).
 pub const MAX_CHAIN_LEN: usize = 16;

@@ -1,10 +1,11 @@
+use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls_pki_types::{CertificateDer, UnixTime};
-use spiffe_bundle::X509BundleSource;
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use spiffe_bundle::der::{CertificateDecodeError, parse_certificate};
-use spiffe_id::SpiffeId;
+use spiffe_bundle::{X509Bundle, X509BundleSet, X509BundleSource};
+use spiffe_id::{SpiffeId, TrustDomain};
 use webpki::{
     EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage,
     RequiredEkuNotFoundContext,
@@ -179,14 +180,7 @@ pub fn verify_x509_svid_chain(
     now: SystemTime,
 ) -> Result<VerifiedX509Svid, X509VerifyError> {
     let (leaf_der, intermediates) = chain.split_first().ok_or(X509VerifyError::EmptyChain)?;
-    if chain.len() > MAX_CHAIN_LEN {
-        return Err(X509VerifyError::TooManyCertificates { max: MAX_CHAIN_LEN });
-    }
-
-    // X509-SVID §5.2: leaf checks, which also yield the trust domain to verify against.
-    let leaf = parse_certificate(leaf_der)
-        .map_err(|source| X509VerifyError::InvalidCertificate { index: 1, source })?;
-    let spiffe_id = profile::check_leaf(&leaf)?;
+    let spiffe_id = check_leaf_der(leaf_der, intermediates)?;
 
     // Workspace policy: only the bundle of the leaf's own trust domain is used.
     let trust_domain = spiffe_id.trust_domain_name();
@@ -200,41 +194,20 @@ pub fn verify_x509_svid_chain(
         .iter()
         .filter_map(|cert| webpki::anchor_from_trusted_cert(cert).ok())
         .collect();
-    if anchors.is_empty() {
-        return Err(X509VerifyError::NoAuthorities {
-            trust_domain: trust_domain.to_owned(),
-        });
-    }
 
-    // X509-SVID §5.1: standard path validation up to one of those authorities.
-    let path_error = |source| X509VerifyError::PathValidation {
-        trust_domain: trust_domain.to_owned(),
-        source: PathValidationError(source),
-    };
-    let end_entity = EndEntityCert::try_from(leaf_der).map_err(path_error)?;
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let path = end_entity
-        .verify_for_usage(
-            backend::verification_algorithms(),
-            &anchors,
-            intermediates,
-            UnixTime::since_unix_epoch(since_epoch),
-            TlsAuthentication,
-            None,
-            None,
-        )
-        .map_err(path_error)?;
-
-    // X509-SVID §3.2, §4.1, §4.3: every intermediate on the path is a CA with keyCertSign.
     let mut verified = vec![leaf_der.clone().into_owned()];
-    for cert in path.intermediate_certificates() {
-        let der = cert.der();
-        let index = position_in(chain, &der);
-        let parsed = parse_certificate(&der)
-            .map_err(|source| X509VerifyError::InvalidCertificate { index, source })?;
-        profile::check_signing_cert(&parsed, index)?;
-        verified.push(der.into_owned());
-    }
+    validate_path(
+        PathInput {
+            leaf_der,
+            intermediates,
+            trust_domain,
+            anchors: &anchors,
+            algorithms: backend::verification_algorithms(),
+            now: UnixTime::since_unix_epoch(since_epoch),
+        },
+        |der| verified.push(der.into_owned()),
+    )?;
 
     Ok(VerifiedX509Svid {
         spiffe_id,
@@ -242,12 +215,203 @@ pub fn verify_x509_svid_chain(
     })
 }
 
-/// The 1-based position of `cert` in the peer's chain.
-fn position_in(chain: &[CertificateDer<'_>], cert: &[u8]) -> usize {
-    chain
+/// Verifies a peer's X.509-SVID, given as rustls hands it to a certificate verifier, against
+/// trust anchors parsed beforehand, with the signature algorithms of an explicit crypto
+/// provider. Returns the peer's SPIFFE ID.
+///
+/// This is [`verify_x509_svid_chain`] for the handshake path of a TLS stack: the same profile
+/// checks, the same binding to the leaf's trust domain (only `anchors.get(leaf_td)` is
+/// used), but nothing of the bundles is parsed here and the verified path is not copied out.
+///
+/// # Errors
+///
+/// As [`verify_x509_svid_chain`]: [`X509VerifyError::NoBundle`] when `anchors` has nothing
+/// for the leaf's trust domain, [`X509VerifyError::NoAuthorities`] when that trust domain has
+/// no usable authority, [`X509VerifyError::Profile`] and
+/// [`X509VerifyError::PathValidation`] for a chain that is not a valid SVID at `now`.
+pub fn verify_x509_svid_with_anchors(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    anchors: &X509TrustAnchorSet,
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    now: UnixTime,
+) -> Result<SpiffeId, X509VerifyError> {
+    let spiffe_id = check_leaf_der(end_entity, intermediates)?;
+
+    // Workspace policy: only the anchors of the leaf's own trust domain are used.
+    let trust_domain = spiffe_id.trust_domain_name();
+    let domain = anchors
+        .get(trust_domain)
+        .ok_or_else(|| X509VerifyError::NoBundle {
+            trust_domain: trust_domain.to_owned(),
+        })?;
+
+    validate_path(
+        PathInput {
+            leaf_der: end_entity,
+            intermediates,
+            trust_domain,
+            anchors: &domain.anchors,
+            algorithms,
+            now,
+        },
+        |_| {},
+    )?;
+    Ok(spiffe_id)
+}
+
+/// Bounds the chain and applies the leaf profile (X509-SVID §5.2); returns the leaf's ID.
+fn check_leaf_der(
+    leaf_der: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Result<SpiffeId, X509VerifyError> {
+    if intermediates.len() >= MAX_CHAIN_LEN {
+        return Err(X509VerifyError::TooManyCertificates { max: MAX_CHAIN_LEN });
+    }
+
+    let leaf = parse_certificate(leaf_der)
+        .map_err(|source| X509VerifyError::InvalidCertificate { index: 1, source })?;
+    Ok(profile::check_leaf(&leaf)?)
+}
+
+/// What path validation needs, once the leaf has passed its profile checks.
+struct PathInput<'a, 'c> {
+    leaf_der: &'a CertificateDer<'c>,
+    intermediates: &'a [CertificateDer<'c>],
+    trust_domain: &'a str,
+    anchors: &'a [TrustAnchor<'a>],
+    algorithms: &'a [&'a dyn SignatureVerificationAlgorithm],
+    now: UnixTime,
+}
+
+/// X509-SVID §5.1: path validation up to one of the trust domain's anchors, then the profile
+/// of every intermediate on the path, each handed to `keep` once it passed.
+fn validate_path(
+    input: PathInput<'_, '_>,
+    mut keep: impl FnMut(CertificateDer<'_>),
+) -> Result<(), X509VerifyError> {
+    let trust_domain = input.trust_domain;
+    if input.anchors.is_empty() {
+        return Err(X509VerifyError::NoAuthorities {
+            trust_domain: trust_domain.to_owned(),
+        });
+    }
+
+    let path_error = |source| X509VerifyError::PathValidation {
+        trust_domain: trust_domain.to_owned(),
+        source: PathValidationError(source),
+    };
+    let end_entity = EndEntityCert::try_from(input.leaf_der).map_err(path_error)?;
+    let path = end_entity
+        .verify_for_usage(
+            input.algorithms,
+            input.anchors,
+            input.intermediates,
+            input.now,
+            TlsAuthentication,
+            None,
+            None,
+        )
+        .map_err(path_error)?;
+
+    // X509-SVID §3.2, §4.1, §4.3: every intermediate on the path is a CA with keyCertSign.
+    for cert in path.intermediate_certificates() {
+        let der = cert.der();
+        let index = position_in(input.intermediates, &der);
+        let parsed = parse_certificate(&der)
+            .map_err(|source| X509VerifyError::InvalidCertificate { index, source })?;
+        profile::check_signing_cert(&parsed, index)?;
+        keep(der);
+    }
+    Ok(())
+}
+
+/// The 1-based position of `cert` in the peer's chain, whose leaf is position 1.
+fn position_in(intermediates: &[CertificateDer<'_>], cert: &[u8]) -> usize {
+    intermediates
         .iter()
         .position(|c| c.as_ref() == cert)
-        .map_or(0, |i| i + 1)
+        .map_or(0, |i| i + 2)
+}
+
+/// The trust anchors of one trust domain, parsed once from its X.509 bundle so that many
+/// verifications can use them without parsing the bundle again.
+///
+/// Authorities that cannot serve as anchors (not a certificate rustls-webpki can read) are
+/// left out; [`X509TrustAnchors::len`] counts the usable ones.
+#[derive(Clone, Debug)]
+pub struct X509TrustAnchors {
+    trust_domain: TrustDomain,
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl X509TrustAnchors {
+    /// Parses the authorities of `bundle`.
+    pub fn from_bundle(bundle: &X509Bundle) -> Self {
+        let anchors = bundle
+            .authorities()
+            .iter()
+            .filter_map(|cert| webpki::anchor_from_trusted_cert(cert).ok())
+            .map(|anchor| anchor.to_owned())
+            .collect();
+        Self {
+            trust_domain: bundle.trust_domain().clone(),
+            anchors,
+        }
+    }
+
+    /// The trust domain whose bundle the anchors come from.
+    pub fn trust_domain(&self) -> &TrustDomain {
+        &self.trust_domain
+    }
+
+    /// How many usable anchors the bundle had.
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Whether the bundle had no usable anchor.
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+}
+
+/// [`X509TrustAnchors`] by trust domain, parsed from a bundle set. Each trust domain keeps
+/// its own anchors: a verification looks up the peer's trust domain and uses nothing else.
+#[derive(Clone, Debug, Default)]
+pub struct X509TrustAnchorSet {
+    by_trust_domain: HashMap<TrustDomain, X509TrustAnchors>,
+}
+
+impl X509TrustAnchorSet {
+    /// Parses the authorities of every bundle of `bundles`.
+    pub fn from_bundles(bundles: &X509BundleSet) -> Self {
+        let by_trust_domain = bundles
+            .iter()
+            .map(|bundle| {
+                (
+                    bundle.trust_domain().clone(),
+                    X509TrustAnchors::from_bundle(bundle),
+                )
+            })
+            .collect();
+        Self { by_trust_domain }
+    }
+
+    /// The anchors of `trust_domain` (a name such as `"example.org"`).
+    pub fn get(&self, trust_domain: &str) -> Option<&X509TrustAnchors> {
+        self.by_trust_domain.get(trust_domain)
+    }
+
+    /// How many trust domains the set holds.
+    pub fn len(&self) -> usize {
+        self.by_trust_domain.len()
+    }
+
+    /// Whether the set holds no trust domain.
+    pub fn is_empty(&self) -> bool {
+        self.by_trust_domain.is_empty()
+    }
 }
 
 /// Extended key usage policy for SVIDs: an absent EKU extension allows any use; a present one
