@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use spiffe_bundle::JwtBundle;
+use spiffe_svid::JwsAlgorithm;
 use spiffe_workload_api::proto::spiffe_workload_api_server::SpiffeWorkloadApiServer;
-use spiffe_workload_api::proto::{X509BundlesResponse, X509svidResponse};
+use spiffe_workload_api::proto::{JwtBundlesResponse, X509BundlesResponse, X509svidResponse};
 use tempfile::TempDir;
 use tokio::net::UnixListener;
 use tokio::sync::{Mutex, oneshot, watch};
@@ -16,11 +18,12 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
+use crate::jwt::{DEFAULT_JWT_ALGORITHM, DEFAULT_JWT_GRACE};
 use crate::service::AgentService;
 use crate::state::{Command, Settings, Shared};
 use crate::{
-    AgentStats, DevAgentError, Fault, Garbage, Identity, IssuedSvid, Revocation, StreamEnd,
-    StreamKind,
+    AgentStats, CallKind, DevAgentError, Fault, Garbage, Identity, IssuedSvid, Revocation,
+    StreamEnd, StreamKind,
 };
 
 /// The trust domain of an agent whose builder does not set one.
@@ -39,8 +42,8 @@ const SOCKET_FILE_NAME: &str = "agent.sock";
 pub struct DevAgent;
 
 impl DevAgent {
-    /// A builder for trust domain `example.org`, no identities, no intermediate CA and a
-    /// socket in a fresh temporary directory.
+    /// A builder for trust domain `example.org`, no identities, no intermediate CA, ES256
+    /// JWT-SVIDs and a socket in a fresh temporary directory.
     pub fn builder() -> DevAgentBuilder {
         DevAgentBuilder {
             trust_domain: DEFAULT_TRUST_DOMAIN.to_owned(),
@@ -49,6 +52,8 @@ impl DevAgent {
             socket_path: None,
             ca_lifetime: DEFAULT_CA_LIFETIME,
             ca_grace: DEFAULT_CA_GRACE,
+            jwt_algorithm: DEFAULT_JWT_ALGORITHM,
+            jwt_grace: DEFAULT_JWT_GRACE,
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct DevAgentBuilder {
     socket_path: Option<PathBuf>,
     ca_lifetime: Duration,
     ca_grace: Duration,
+    jwt_algorithm: JwsAlgorithm,
+    jwt_grace: Duration,
 }
 
 impl DevAgentBuilder {
@@ -109,7 +116,22 @@ impl DevAgentBuilder {
         self
     }
 
-    /// Creates the CA, issues the SVIDs, starts the rotation task and listens.
+    /// The algorithm JWT-SVIDs are signed with (default ES256). Every algorithm of the
+    /// JWT-SVID allow-list works; RSA keys are 2048 bits.
+    pub fn jwt_algorithm(mut self, alg: JwsAlgorithm) -> Self {
+        self.jwt_algorithm = alg;
+        self
+    }
+
+    /// How long the JWT key replaced by [`DevAgentHandle::rotate_jwt_key`] stays in the
+    /// JWT bundle (default one hour).
+    pub fn jwt_grace(mut self, grace: Duration) -> Self {
+        self.jwt_grace = grace;
+        self
+    }
+
+    /// Creates the CA and the JWT key, issues the SVIDs, starts the rotation task and
+    /// listens.
     ///
     /// Must run inside a Tokio runtime.
     ///
@@ -123,6 +145,8 @@ impl DevAgentBuilder {
             intermediate: self.intermediate,
             ca_lifetime: self.ca_lifetime,
             ca_grace: self.ca_grace,
+            jwt_algorithm: self.jwt_algorithm,
+            jwt_grace: self.jwt_grace,
         };
         let shared = Shared::new(settings, self.identities)?;
 
@@ -298,27 +322,120 @@ impl DevAgentHandle {
         self.shared.end_ca_grace();
     }
 
-    // ---- faults ----
+    // ---- JWT-SVIDs ----
 
-    /// Queues `fault` for the next `opens` opens of `kind` streams; after them (and after
-    /// faults queued earlier) opens behave normally again.
+    /// The algorithm JWT-SVIDs are signed with.
+    pub fn jwt_algorithm(&self) -> JwsAlgorithm {
+        self.shared.jwt_key_info().0
+    }
+
+    /// The `kid` of the key JWT-SVIDs are signed with now.
+    pub fn jwt_key_id(&self) -> String {
+        self.shared.jwt_key_info().1
+    }
+
+    /// The JWT bundle of the agent's trust domain: the current key and the keys still in
+    /// their grace period, public parts only.
+    pub fn jwt_bundle(&self) -> JwtBundle {
+        self.shared.own_jwt_bundle()
+    }
+
+    /// Switches to a new JWT signing key (same algorithm, new random `kid`): tokens are
+    /// signed with it from now on; the old public key stays in the JWT bundle for the grace
+    /// period (see [`DevAgentBuilder::jwt_grace`]) so that its tokens keep validating.
+    /// Open `FetchJWTBundles` streams get the new bundle.
     ///
     /// # Errors
     ///
-    /// The fault does not apply to this stream kind (e.g. a raw bundles response on
-    /// `FetchX509SVID`).
-    pub fn script(
-        &self,
-        kind: StreamKind,
-        fault: Fault,
-        opens: usize,
-    ) -> Result<(), DevAgentError> {
-        self.shared
-            .with_faults(|faults| faults.push(kind, fault, opens))
+    /// The key cannot be generated.
+    pub fn rotate_jwt_key(&self) -> Result<(), DevAgentError> {
+        self.shared.rotate_jwt_key()
     }
 
-    /// Scripted faults not yet consumed by opens of `kind`.
-    pub fn pending_faults(&self, kind: StreamKind) -> usize {
+    /// Ends the JWT grace period now: old keys leave the JWT bundle.
+    pub fn end_jwt_grace(&self) {
+        self.shared.end_jwt_grace();
+    }
+
+    /// Serves `jwks` (a JWK Set as is, empty bytes included) as the JWT bundle of a foreign
+    /// trust domain in `FetchJWTBundles`; ValidateJWTSVID trusts it too.
+    ///
+    /// # Errors
+    ///
+    /// An invalid trust domain name, or a document `JwtBundle::from_jwks` refuses.
+    pub fn set_federated_jwt_bundle(
+        &self,
+        trust_domain: &str,
+        jwks: &[u8],
+    ) -> Result<(), DevAgentError> {
+        crate::id::check_trust_domain(trust_domain)?;
+        let td = spiffe_id::TrustDomain::new(trust_domain).map_err(|err| {
+            DevAgentError::InvalidTrustDomain {
+                input: trust_domain.to_owned(),
+                reason: err.to_string(),
+            }
+        })?;
+        JwtBundle::from_jwks(td, jwks).map_err(|source| DevAgentError::InvalidJwtBundle {
+            trust_domain: trust_domain.to_owned(),
+            source,
+        })?;
+        self.shared
+            .set_federated_jwt(trust_domain, Some(jwks.to_vec()));
+        Ok(())
+    }
+
+    /// Stops serving a foreign trust domain's JWT bundle.
+    pub fn remove_federated_jwt_bundle(&self, trust_domain: &str) {
+        self.shared.set_federated_jwt(trust_domain, None);
+    }
+
+    /// While on, `FetchJWTSVID` hands out the token it signed the first time for the same
+    /// SPIFFE ID and audience set, again and again (scenario J7: an agent that returns the
+    /// same token on every call). Turning it off forgets those tokens.
+    pub fn freeze_jwt_svids(&self, on: bool) {
+        self.shared.freeze_jwt_svids(on);
+    }
+
+    /// Signs `claims` (a JSON object, taken as is) with the current JWT key and header
+    /// `{alg, kid, typ: JWT}`: tokens with chosen times, a `jti`, odd audiences, ... for
+    /// [`Fault::RawJwtSvid`] or for local validation.
+    ///
+    /// # Errors
+    ///
+    /// `claims` is not a JSON object, or signing fails.
+    pub fn sign_jwt_claims(&self, claims: &serde_json::Value) -> Result<String, DevAgentError> {
+        let Some(map) = claims.as_object() else {
+            return Err(DevAgentError::InvalidClaims(
+                "claims must be a json object".to_owned(),
+            ));
+        };
+        self.shared.sign_jwt_claims(map)
+    }
+
+    // ---- faults ----
+
+    /// Queues `fault` for the next `calls` calls (stream opens or unary calls) of `kind`;
+    /// after them (and after faults queued earlier) calls behave normally again. `kind` is a
+    /// [`CallKind`] or a [`StreamKind`].
+    ///
+    /// # Errors
+    ///
+    /// The fault does not apply to this call kind (e.g. a raw bundles response on
+    /// `FetchX509SVID`, or [`Fault::EndAfterFirst`] on a unary call).
+    pub fn script(
+        &self,
+        kind: impl Into<CallKind>,
+        fault: Fault,
+        calls: usize,
+    ) -> Result<(), DevAgentError> {
+        let kind = kind.into();
+        self.shared
+            .with_faults(|faults| faults.push(kind, fault, calls))
+    }
+
+    /// Scripted faults not yet consumed by calls of `kind`.
+    pub fn pending_faults(&self, kind: impl Into<CallKind>) -> usize {
+        let kind = kind.into();
         self.shared.with_faults(|faults| faults.pending(kind))
     }
 
@@ -343,6 +460,12 @@ impl DevAgentHandle {
     /// streams it reached.
     pub fn inject_x509_bundles_response(&self, response: X509BundlesResponse) -> usize {
         self.broadcast(Command::RawX509Bundles(response))
+    }
+
+    /// Sends `response` as is on every open `FetchJWTBundles` stream. Returns how many
+    /// streams it reached.
+    pub fn inject_jwt_bundles_response(&self, response: JwtBundlesResponse) -> usize {
+        self.broadcast(Command::RawJwtBundles(response))
     }
 
     /// Ends every open stream of `kind`, with OK or a status. Returns how many streams it
@@ -417,6 +540,7 @@ impl DevAgentHandle {
         self.wait_for(timeout, |s| match kind {
             StreamKind::X509Svid => s.x509_svid_opens >= n,
             StreamKind::X509Bundles => s.x509_bundles_opens >= n,
+            StreamKind::JwtBundles => s.jwt_bundles_opens >= n,
         })
         .await
     }
@@ -435,6 +559,7 @@ impl DevAgentHandle {
         self.wait_for(timeout, |s| match kind {
             StreamKind::X509Svid => s.open_x509_svid_streams == n,
             StreamKind::X509Bundles => s.open_x509_bundles_streams == n,
+            StreamKind::JwtBundles => s.open_jwt_bundles_streams == n,
         })
         .await
     }
@@ -583,7 +708,8 @@ fn remove_socket(path: &Path) {
     }
 }
 
-/// Re-issues SVIDs at half their TTL and retires old roots, until the handle is dropped.
+/// Re-issues SVIDs at half their TTL and retires old roots and JWT keys, until the handle is
+/// dropped.
 async fn rotate(shared: Arc<Shared>) {
     loop {
         let woken = shared.rotation.notified();

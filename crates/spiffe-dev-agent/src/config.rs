@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::identity::parse_duration;
-use crate::{DevAgent, DevAgentBuilder, DevAgentError, Identity};
+use crate::{DevAgent, DevAgentBuilder, DevAgentError, Identity, JwsAlgorithm};
 
 /// Largest configuration file read, so that a wrong path (a log, a device) fails fast.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -17,11 +17,13 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// trust_domain = "example.org"
 /// socket = "/tmp/spiffe-dev-agent.sock"
 /// intermediate = true
+/// jwt_algorithm = "RS256"
 ///
 /// [[identity]]
 /// spiffe_id = "spiffe://example.org/web"
 /// hint = "internal"
 /// ttl = "30s"
+/// jwt_ttl = "5m"
 /// uid = 1000
 /// ```
 ///
@@ -31,6 +33,7 @@ pub struct AgentConfig {
     trust_domain: Option<String>,
     socket: Option<PathBuf>,
     intermediate: bool,
+    jwt_algorithm: Option<JwsAlgorithm>,
     identities: Vec<Identity>,
 }
 
@@ -41,6 +44,7 @@ struct FileConfig {
     socket: Option<PathBuf>,
     #[serde(default)]
     intermediate: bool,
+    jwt_algorithm: Option<String>,
     #[serde(default)]
     identity: Vec<FileIdentity>,
 }
@@ -51,6 +55,7 @@ struct FileIdentity {
     spiffe_id: String,
     hint: Option<String>,
     ttl: Option<String>,
+    jwt_ttl: Option<String>,
     uid: Option<u32>,
 }
 
@@ -75,16 +80,27 @@ impl AgentConfig {
                     .map_err(|r| DevAgentError::identity(&entry.spiffe_id, r))?;
                 identity = identity.with_ttl(ttl);
             }
+            if let Some(ttl) = entry.jwt_ttl {
+                let ttl = parse_duration(&ttl)
+                    .map_err(|r| DevAgentError::identity(&entry.spiffe_id, r))?;
+                identity = identity.with_jwt_ttl(ttl);
+            }
             if let Some(uid) = entry.uid {
                 identity = identity.with_uid(uid);
             }
             identities.push(identity);
         }
 
+        let jwt_algorithm = file
+            .jwt_algorithm
+            .as_deref()
+            .map(parse_jwt_algorithm)
+            .transpose()?;
         Ok(Self {
             trust_domain: file.trust_domain,
             socket: file.socket,
             intermediate: file.intermediate,
+            jwt_algorithm,
             identities,
         })
     }
@@ -151,6 +167,11 @@ impl AgentConfig {
         self.intermediate = true;
     }
 
+    /// Sets (overrides) the JWT-SVID signing algorithm.
+    pub fn set_jwt_algorithm(&mut self, alg: JwsAlgorithm) {
+        self.jwt_algorithm = Some(alg);
+    }
+
     /// Adds an identity after those of the file.
     pub fn add_identity(&mut self, identity: Identity) {
         self.identities.push(identity);
@@ -177,8 +198,28 @@ impl AgentConfig {
         if let Some(socket) = &self.socket {
             builder = builder.socket_path(socket);
         }
+        if let Some(alg) = self.jwt_algorithm {
+            builder = builder.jwt_algorithm(alg);
+        }
         builder
     }
+}
+
+/// Reads a JWS algorithm name as registered (`ES256`, `RS256`, ...), for the flag and the
+/// TOML key.
+///
+/// # Errors
+///
+/// [`DevAgentError::InvalidConfig`] naming the allowed algorithms.
+pub fn parse_jwt_algorithm(name: &str) -> Result<JwsAlgorithm, DevAgentError> {
+    JwsAlgorithm::from_name(name).ok_or_else(|| {
+        let allowed: Vec<_> = JwsAlgorithm::ALL.iter().map(|a| a.name()).collect();
+        let name: String = name.chars().take(32).collect();
+        DevAgentError::InvalidConfig(format!(
+            "jwt algorithm {name:?} is not one of {}",
+            allowed.join(", ")
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -199,6 +240,7 @@ mod tests {
             hint = "internal"
             ttl = "30s"
             uid = 1000
+            jwt_ttl = "2m"
 
             [[identity]]
             spiffe_id = "spiffe://example.org/db"
@@ -210,6 +252,7 @@ mod tests {
         let web = Identity::new("spiffe://example.org/web")
             .with_hint("internal")
             .with_ttl(Duration::from_secs(30))
+            .with_jwt_ttl(Duration::from_secs(120))
             .with_uid(1000);
         assert_eq!(
             config.identities(),
@@ -232,6 +275,20 @@ mod tests {
         for (text, expected) in cases {
             let err = AgentConfig::from_toml_str(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn jwt_algorithm_is_read_by_its_registered_name() {
+        let config = AgentConfig::from_toml_str("jwt_algorithm = \"RS256\"").unwrap();
+        assert_eq!(config.jwt_algorithm, Some(JwsAlgorithm::Rs256));
+        for bad in ["HS256", "none", "es256", ""] {
+            let text = format!("jwt_algorithm = {bad:?}");
+            let err = AgentConfig::from_toml_str(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("is not one of ES256") || err.contains("RS256, RS384"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -39,6 +39,17 @@ pub enum DevAgentError {
     FaultNotApplicable(&'static str),
     /// The certificate authority failed to generate a key or sign a certificate.
     Certificate(Box<dyn StdError + Send + Sync>),
+    /// A JWT signing key could not be generated, or a token could not be signed.
+    JwtSigning(Box<dyn StdError + Send + Sync>),
+    /// A federated JWT bundle is not a JWK Set the client libraries would accept.
+    InvalidJwtBundle {
+        /// The trust domain it was meant for.
+        trust_domain: String,
+        /// Why it was refused.
+        source: spiffe_bundle::BundleError,
+    },
+    /// Claims to sign are not a JSON object.
+    InvalidClaims(String),
     /// A file system or socket operation failed.
     Io {
         /// What the agent was doing.
@@ -92,6 +103,11 @@ impl fmt::Display for DevAgentError {
             Self::UnknownIdentity(id) => write!(f, "no identity {id} is configured"),
             Self::FaultNotApplicable(msg) => write!(f, "fault not applicable: {msg}"),
             Self::Certificate(_) => f.write_str("certificate authority failed"),
+            Self::JwtSigning(_) => f.write_str("jwt signing failed"),
+            Self::InvalidJwtBundle { trust_domain, .. } => {
+                write!(f, "invalid jwt bundle for trust domain {trust_domain}")
+            }
+            Self::InvalidClaims(msg) => write!(f, "invalid jwt claims: {msg}"),
             Self::Io { context, path, .. } => write!(f, "{context} {}", path.display()),
             Self::SocketPathOccupied(path) => {
                 write!(f, "{} exists and is not a unix socket", path.display())
@@ -113,7 +129,8 @@ impl fmt::Display for DevAgentError {
 impl StdError for DevAgentError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Certificate(err) => Some(err.as_ref()),
+            Self::Certificate(err) | Self::JwtSigning(err) => Some(err.as_ref()),
+            Self::InvalidJwtBundle { source, .. } => Some(source),
             Self::Io { source, .. } => Some(source),
             _ => None,
         }

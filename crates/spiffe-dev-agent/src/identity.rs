@@ -8,11 +8,15 @@ use crate::DevAgentError;
 /// The TTL of an identity that does not set one.
 pub const DEFAULT_SVID_TTL: Duration = Duration::from_secs(3600);
 
+/// The lifetime of the JWT-SVIDs of an identity that does not set one.
+pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(300);
+
 /// The shortest TTL the agent accepts. Certificate times have one-second resolution, and the
 /// SVID is re-issued at half its TTL.
 pub const MIN_SVID_TTL: Duration = Duration::from_secs(1);
 
-/// One workload identity: a SPIFFE ID, an optional hint, a TTL and an optional Unix uid.
+/// One workload identity: a SPIFFE ID, an optional hint, a TTL for its X.509-SVID and one
+/// for its JWT-SVIDs, and an optional Unix uid.
 ///
 /// Without a uid every caller gets the identity; with one, only callers whose peer
 /// credentials carry that uid do.
@@ -24,8 +28,10 @@ pub const MIN_SVID_TTL: Duration = Duration::from_secs(1);
 /// let web = Identity::new("spiffe://example.org/web")
 ///     .with_hint("internal")
 ///     .with_ttl(Duration::from_secs(30))
+///     .with_jwt_ttl(Duration::from_secs(60))
 ///     .with_uid(1000);
-/// let same: Identity = "spiffe://example.org/web,hint=internal,ttl=30s,uid=1000".parse()?;
+/// let same: Identity =
+///     "spiffe://example.org/web,hint=internal,ttl=30s,jwt_ttl=1m,uid=1000".parse()?;
 /// assert_eq!(web, same);
 /// # Ok::<(), spiffe_dev_agent::DevAgentError>(())
 /// ```
@@ -34,6 +40,7 @@ pub struct Identity {
     spiffe_id: String,
     hint: Option<String>,
     ttl: Duration,
+    jwt_ttl: Duration,
     uid: Option<u32>,
 }
 
@@ -46,6 +53,7 @@ impl Identity {
             spiffe_id: spiffe_id.into(),
             hint: None,
             ttl: DEFAULT_SVID_TTL,
+            jwt_ttl: DEFAULT_JWT_TTL,
             uid: None,
         }
     }
@@ -59,6 +67,12 @@ impl Identity {
     /// Sets the SVID lifetime; the SVID is re-issued at half of it.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// Sets the lifetime of the JWT-SVIDs issued for this identity: `exp` is `iat` plus it.
+    pub fn with_jwt_ttl(mut self, ttl: Duration) -> Self {
+        self.jwt_ttl = ttl;
         self
     }
 
@@ -83,6 +97,11 @@ impl Identity {
         self.ttl
     }
 
+    /// The JWT-SVID lifetime.
+    pub fn jwt_ttl(&self) -> Duration {
+        self.jwt_ttl
+    }
+
     /// The uid a caller must have, if any.
     pub fn uid(&self) -> Option<u32> {
         self.uid
@@ -103,6 +122,18 @@ impl Identity {
                 "ttl is shorter than 1s",
             ));
         }
+        if self.jwt_ttl < MIN_SVID_TTL {
+            return Err(DevAgentError::identity(
+                &self.spiffe_id,
+                "jwt_ttl is shorter than 1s",
+            ));
+        }
+        if crate::jwt::expiry(std::time::SystemTime::now(), self.jwt_ttl).is_none() {
+            return Err(DevAgentError::identity(
+                &self.spiffe_id,
+                "jwt_ttl is too long for a token's exp",
+            ));
+        }
         Ok(())
     }
 }
@@ -119,7 +150,8 @@ impl From<String> for Identity {
     }
 }
 
-/// Parses the `--identity` syntax: `spiffe://td/path[,hint=h][,ttl=30s][,uid=1000]`.
+/// Parses the `--identity` syntax:
+/// `spiffe://td/path[,hint=h][,ttl=30s][,jwt_ttl=5m][,uid=1000]`.
 ///
 /// The SPIFFE ID itself is checked against the trust domain when the agent starts.
 impl FromStr for Identity {
@@ -151,6 +183,10 @@ impl FromStr for Identity {
                     identity.ttl =
                         parse_duration(value).map_err(|r| DevAgentError::identity(input, r))?;
                 }
+                "jwt_ttl" => {
+                    identity.jwt_ttl =
+                        parse_duration(value).map_err(|r| DevAgentError::identity(input, r))?;
+                }
                 "uid" => {
                     let digits = value.trim();
                     let not_a_number =
@@ -162,7 +198,8 @@ impl FromStr for Identity {
                     identity.uid = Some(uid);
                 }
                 other => {
-                    let reason = format!("unknown option {other:?} (expected hint, ttl or uid)");
+                    let reason =
+                        format!("unknown option {other:?} (expected hint, ttl, jwt_ttl or uid)");
                     return Err(DevAgentError::identity(input, reason));
                 }
             }
@@ -215,9 +252,10 @@ mod tests {
 
     #[test]
     fn identity_flag_with_all_options_parses() {
-        let id: Identity = "spiffe://example.org/a,hint=h,ttl=2m,uid=7"
+        let id: Identity = "spiffe://example.org/a,hint=h,ttl=2m,jwt_ttl=90s,uid=7"
             .parse()
             .unwrap();
+        assert_eq!(id.jwt_ttl(), Duration::from_secs(90));
         assert_eq!(id.spiffe_id(), "spiffe://example.org/a");
         assert_eq!(id.hint(), Some("h"));
         assert_eq!(id.ttl(), Duration::from_secs(120));
@@ -247,6 +285,10 @@ mod tests {
     fn short_ttl_and_foreign_trust_domain_are_rejected_on_check() {
         let short = Identity::new("spiffe://example.org/a").with_ttl(Duration::from_millis(10));
         assert!(short.check("example.org").is_err());
+        let jwt = Identity::new("spiffe://example.org/a").with_jwt_ttl(Duration::from_millis(10));
+        assert!(jwt.check("example.org").is_err());
+        let huge = Identity::new("spiffe://example.org/a").with_jwt_ttl(Duration::MAX);
+        assert!(huge.check("example.org").is_err());
         assert!(
             Identity::new("spiffe://other.org/a")
                 .check("example.org")

@@ -100,6 +100,7 @@ mod error;
 mod fault;
 mod id;
 mod identity;
+mod jwt;
 mod service;
 mod state;
 mod stats;
@@ -110,10 +111,14 @@ pub use agent::{
 };
 pub use ca::IssuedSvid;
 #[cfg(feature = "cli")]
-pub use config::AgentConfig;
+pub use config::{AgentConfig, parse_jwt_algorithm};
 pub use error::DevAgentError;
-pub use fault::{Code, Fault, Garbage, Revocation, StreamEnd, StreamKind};
-pub use identity::{DEFAULT_SVID_TTL, Identity, MIN_SVID_TTL};
+pub use fault::{CallKind, Code, Fault, Garbage, Revocation, StreamEnd, StreamKind};
+pub use identity::{DEFAULT_JWT_TTL, DEFAULT_SVID_TTL, Identity, MIN_SVID_TTL};
+pub use jwt::{DEFAULT_JWT_ALGORITHM, DEFAULT_JWT_GRACE};
+/// The JWS algorithms a dev agent can sign JWT-SVIDs with
+/// ([`DevAgentBuilder::jwt_algorithm`]).
+pub use spiffe_svid::JwsAlgorithm;
 pub use stats::AgentStats;
 
 /// The generated Workload API messages, re-exported for raw responses

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use spiffe_dev_agent::{AgentConfig, DevAgentError, Identity};
+use spiffe_dev_agent::{AgentConfig, DevAgentError, Identity, JwsAlgorithm};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// A SPIFFE Workload API server with an in-memory CA, for development and tests.
@@ -27,15 +27,22 @@ struct Cli {
     #[arg(long, value_name = "NAME")]
     trust_domain: Option<String>,
 
-    /// An identity to serve: spiffe://td/path[,hint=h][,ttl=30s][,uid=1000]. Repeatable.
+    /// An identity to serve: spiffe://td/path[,hint=h][,ttl=30s][,jwt_ttl=5m][,uid=1000].
+    /// Repeatable.
     #[arg(long = "identity", value_name = "SPEC", value_parser = parse_identity)]
     identities: Vec<Identity>,
+
+    /// JWT-SVID signing algorithm: ES256 (default), ES384, ES512, RS256, RS384, RS512,
+    /// PS256, PS384 or PS512.
+    #[arg(long, value_name = "ALG", value_parser = spiffe_dev_agent::parse_jwt_algorithm)]
+    jwt_algorithm: Option<JwsAlgorithm>,
 
     /// Sign SVIDs with an intermediate CA.
     #[arg(long)]
     intermediate: bool,
 
-    /// TOML configuration file (trust_domain, socket, intermediate, [[identity]]).
+    /// TOML configuration file (trust_domain, socket, intermediate, jwt_algorithm,
+    /// [[identity]]).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -60,6 +67,9 @@ impl Cli {
         }
         if self.intermediate {
             config.enable_intermediate();
+        }
+        if let Some(alg) = self.jwt_algorithm {
+            config.set_jwt_algorithm(alg);
         }
         for identity in self.identities {
             config.add_identity(identity);
@@ -174,6 +184,16 @@ mod tests {
             .map(Identity::spiffe_id)
             .collect();
         assert_eq!(ids, ["spiffe://b.org/x", "spiffe://b.org/y"]);
+    }
+
+    #[test]
+    fn jwt_algorithm_flag_picks_the_algorithm_and_refuses_unknown_names() {
+        let cli = Cli::try_parse_from(["spiffe-dev-agent", "--jwt-algorithm", "PS256"]).unwrap();
+        assert_eq!(cli.jwt_algorithm, Some(JwsAlgorithm::Ps256));
+        let err = Cli::try_parse_from(["spiffe-dev-agent", "--jwt-algorithm", "HS256"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not one of"), "{err}");
     }
 
     #[test]

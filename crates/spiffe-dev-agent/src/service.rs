@@ -16,7 +16,8 @@ use tokio_stream::Stream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
-use crate::fault::{Fault, StreamEnd, StreamKind};
+use crate::AgentStats;
+use crate::fault::{CallKind, Fault, StreamEnd, StreamKind};
 use crate::state::{Command, Shared, View};
 
 /// Workload API §5.2 (and SPEC-POLICY): every request carries exactly one of these.
@@ -50,6 +51,53 @@ impl AgentService {
         ))
     }
 
+    /// The header check and counter common to the unary JWT calls, then the scripted fault.
+    fn unary<T>(
+        &self,
+        request: &Request<T>,
+        kind: CallKind,
+        count: impl FnOnce(&mut AgentStats),
+    ) -> Result<Option<Fault>, Status> {
+        self.check_header(request)?;
+        if !self.shared.serving.load(Ordering::Acquire) {
+            return Err(Status::unavailable("dev agent is stopping"));
+        }
+        self.shared.count(count);
+        Ok(self.take_fault(kind))
+    }
+
+    fn take_fault(&self, kind: CallKind) -> Option<Fault> {
+        let fault = self.shared.with_faults(|faults| faults.next(kind));
+        if let Some(fault) = &fault {
+            tracing::debug!(?kind, ?fault, "applying scripted fault");
+            self.shared.count(|s| s.faults_applied += 1);
+        }
+        fault
+    }
+
+    /// What a fault does to a unary call before its real answer: `Some` ends the call with
+    /// that result; `None` lets the call go on.
+    async fn unary_fault<R>(&self, fault: Option<&Fault>) -> Option<Result<R, Status>> {
+        match fault? {
+            Fault::Status { code, message } => Some(Err(Status::new(*code, message.clone()))),
+            Fault::Hang => {
+                // Accept and never answer (scenario H1): only the client going away (which
+                // drops this future) or the agent stopping ends the call.
+                let mut epoch = self.shared.epoch.subscribe();
+                let _ = epoch.changed().await;
+                Some(Err(Status::unavailable("dev agent stopped")))
+            }
+            Fault::HoldFirst(delay) => {
+                let mut epoch = self.shared.epoch.subscribe();
+                tokio::select! {
+                    () = tokio::time::sleep(*delay) => None,
+                    _ = epoch.changed() => Some(Err(Status::unavailable("dev agent stopped"))),
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn unimplemented<T>(&self, request: &Request<T>, what: &str) -> Status {
         if let Err(status) = self.check_header(request) {
             return status;
@@ -68,22 +116,11 @@ impl AgentService {
         if !self.shared.serving.load(Ordering::Acquire) {
             return Err(Status::unavailable("dev agent is stopping"));
         }
-        let caller_uid = request
-            .extensions()
-            .get::<UdsConnectInfo>()
-            .and_then(|info| info.peer_cred)
-            .map(|cred| cred.uid());
+        let caller_uid = caller_uid(&request);
 
         self.shared.log_open(M::KIND);
-        self.shared.count(|s| match M::KIND {
-            StreamKind::X509Svid => s.x509_svid_opens += 1,
-            StreamKind::X509Bundles => s.x509_bundles_opens += 1,
-        });
-        let fault = self.shared.with_faults(|faults| faults.next(M::KIND));
-        if let Some(fault) = &fault {
-            tracing::debug!(kind = ?M::KIND, ?fault, "applying scripted fault");
-            self.shared.count(|s| s.faults_applied += 1);
-        }
+        self.shared.count(|s| *opens(s, M::KIND) += 1);
+        let fault = self.take_fault(M::KIND.into());
         if let Some(Fault::Status { code, message }) = fault {
             return Err(Status::new(code, message));
         }
@@ -97,7 +134,7 @@ impl AgentService {
             shared: Arc::clone(&self.shared),
             caller_uid,
             tx,
-            changes: self.shared.changes.subscribe(),
+            changes: M::changes(&self.shared),
             commands: self.shared.commands.subscribe(),
             epoch: self.shared.epoch.subscribe(),
         };
@@ -112,7 +149,7 @@ impl AgentService {
 impl SpiffeWorkloadApi for AgentService {
     type FetchX509SVIDStream = ResponseStream<X509svidResponse>;
     type FetchX509BundlesStream = ResponseStream<X509BundlesResponse>;
-    type FetchJWTBundlesStream = tokio_stream::Empty<Result<JwtBundlesResponse, Status>>;
+    type FetchJWTBundlesStream = ResponseStream<JwtBundlesResponse>;
     type FetchWITSVIDStream = tokio_stream::Empty<Result<WitsvidResponse, Status>>;
     type FetchWITBundlesStream = tokio_stream::Empty<Result<WitBundlesResponse, Status>>;
 
@@ -134,21 +171,91 @@ impl SpiffeWorkloadApi for AgentService {
         &self,
         request: Request<JwtsvidRequest>,
     ) -> Result<Response<JwtsvidResponse>, Status> {
-        Err(self.unimplemented(&request, "FetchJWTSVID"))
+        let fault = self.unary(&request, CallKind::JwtSvid, |s| s.jwt_svid_calls += 1)?;
+        let caller_uid = caller_uid(&request);
+        let JwtsvidRequest {
+            audience,
+            spiffe_id,
+        } = request.into_inner();
+
+        // Workload API §6.1: the audience is required; SPIFFE IDs are checked like any other.
+        if audience.is_empty() {
+            return Err(Status::invalid_argument("audience must be specified"));
+        }
+        if audience.iter().any(String::is_empty) {
+            return Err(Status::invalid_argument("audience must not be empty"));
+        }
+        let spiffe_id = (!spiffe_id.is_empty()).then_some(spiffe_id);
+        if let Some(id) = &spiffe_id
+            && let Err(err) = spiffe_id::SpiffeId::parse(id)
+        {
+            return Err(Status::invalid_argument(format!(
+                "invalid spiffe_id: {err}"
+            )));
+        }
+
+        if let Some(ended) = self.unary_fault(fault.as_ref()).await {
+            return ended.map(Response::new);
+        }
+        let internal = |err: crate::DevAgentError| Status::internal(err.to_string());
+        let response = match fault {
+            Some(Fault::RawJwtSvid(raw)) => raw,
+            Some(Fault::Garbage(garbage)) => self
+                .shared
+                .jwt_svid_garbage(caller_uid, &audience, spiffe_id.as_deref(), garbage)
+                .map_err(internal)?,
+            _ => match self
+                .shared
+                .issue_jwt_svids(caller_uid, &audience, spiffe_id.as_deref())
+                .map_err(internal)?
+            {
+                View::Serve(response) => response,
+                View::Denied => {
+                    self.shared.count(|s| s.permission_denials += 1);
+                    return Err(Status::permission_denied(NO_IDENTITY));
+                }
+            },
+        };
+        Ok(Response::new(response))
     }
 
     async fn fetch_jwt_bundles(
         &self,
         request: Request<JwtBundlesRequest>,
     ) -> Result<Response<Self::FetchJWTBundlesStream>, Status> {
-        Err(self.unimplemented(&request, "FetchJWTBundles"))
+        self.open(request)
     }
 
     async fn validate_jwtsvid(
         &self,
         request: Request<ValidateJwtsvidRequest>,
     ) -> Result<Response<ValidateJwtsvidResponse>, Status> {
-        Err(self.unimplemented(&request, "ValidateJWTSVID"))
+        let fault = self.unary(&request, CallKind::ValidateJwtSvid, |s| {
+            s.validate_jwt_svid_calls += 1;
+        })?;
+        let ValidateJwtsvidRequest { audience, svid } = request.into_inner();
+        if audience.is_empty() {
+            return Err(Status::invalid_argument("audience must be specified"));
+        }
+        if svid.is_empty() {
+            return Err(Status::invalid_argument("svid must be specified"));
+        }
+
+        if let Some(ended) = self.unary_fault(fault.as_ref()).await {
+            return ended.map(Response::new);
+        }
+        if let Some(Fault::RawValidateJwtSvid(raw)) = fault {
+            return Ok(Response::new(raw));
+        }
+
+        let validated = self
+            .shared
+            .validate_jwt_svid(&svid, &audience)
+            .map_err(|err| Status::invalid_argument(format!("invalid jwt-svid: {err}")))?;
+        Ok(Response::new(ValidateJwtsvidResponse {
+            spiffe_id: validated.spiffe_id().to_string(),
+            claims: Some(claims_struct(validated.claims())),
+        }))
     }
 
     async fn fetch_witsvid(
@@ -166,9 +273,14 @@ impl SpiffeWorkloadApi for AgentService {
     }
 }
 
-/// The two streamed message types, seen the same way by the stream task.
+/// The streamed message types, seen the same way by the stream task.
 pub(crate) trait StreamMessage: Sized + Send + 'static {
     const KIND: StreamKind;
+
+    /// The change notifications this stream follows.
+    fn changes(shared: &Shared) -> watch::Receiver<u64> {
+        shared.changes.subscribe()
+    }
 
     fn view(shared: &Shared, caller_uid: Option<u32>) -> View<Self>;
 
@@ -225,6 +337,36 @@ impl StreamMessage for X509BundlesResponse {
                 Some(shared.x509_bundles_garbage(caller_uid))
             }
             Command::RawX509Bundles(raw) => Some(raw.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl StreamMessage for JwtBundlesResponse {
+    const KIND: StreamKind = StreamKind::JwtBundles;
+
+    fn changes(shared: &Shared) -> watch::Receiver<u64> {
+        shared.jwt_changes.subscribe()
+    }
+
+    fn view(shared: &Shared, caller_uid: Option<u32>) -> View<Self> {
+        shared.jwt_bundles_view(caller_uid)
+    }
+
+    fn from_fault(shared: &Shared, caller_uid: Option<u32>, fault: &Fault) -> Option<Self> {
+        match fault {
+            Fault::Garbage(_) => Some(shared.jwt_bundles_garbage(caller_uid)),
+            Fault::RawJwtBundles(raw) => Some(raw.clone()),
+            _ => None,
+        }
+    }
+
+    fn from_command(shared: &Shared, caller_uid: Option<u32>, command: &Command) -> Option<Self> {
+        match command {
+            Command::Garbage(StreamKind::JwtBundles, _) => {
+                Some(shared.jwt_bundles_garbage(caller_uid))
+            }
+            Command::RawJwtBundles(raw) => Some(raw.clone()),
             _ => None,
         }
     }
@@ -364,10 +506,7 @@ impl<M: StreamMessage> StreamTask<M> {
             return false;
         }
         if is_message {
-            self.shared.count(|s| match M::KIND {
-                StreamKind::X509Svid => s.x509_svid_messages += 1,
-                StreamKind::X509Bundles => s.x509_bundles_messages += 1,
-            });
+            self.shared.count(|s| *messages(s, M::KIND) += 1);
         }
         true
     }
@@ -402,10 +541,7 @@ struct StreamGuard {
 impl StreamGuard {
     fn new(shared: Arc<Shared>, kind: StreamKind) -> Self {
         let epoch = *shared.epoch.borrow();
-        shared.count(|s| match kind {
-            StreamKind::X509Svid => s.open_x509_svid_streams += 1,
-            StreamKind::X509Bundles => s.open_x509_bundles_streams += 1,
-        });
+        shared.count(|s| *open_streams(s, kind) += 1);
         Self {
             shared,
             kind,
@@ -423,13 +559,70 @@ impl Drop for StreamGuard {
             tracing::trace!(kind = ?self.kind, "stream cancelled by the client");
         }
         self.shared.count(|s| {
-            match self.kind {
-                StreamKind::X509Svid => s.open_x509_svid_streams -= 1,
-                StreamKind::X509Bundles => s.open_x509_bundles_streams -= 1,
-            }
+            *open_streams(s, self.kind) -= 1;
             if cancelled {
                 s.cancelled_streams += 1;
             }
         });
     }
+}
+
+fn opens(stats: &mut AgentStats, kind: StreamKind) -> &mut u64 {
+    match kind {
+        StreamKind::X509Svid => &mut stats.x509_svid_opens,
+        StreamKind::X509Bundles => &mut stats.x509_bundles_opens,
+        StreamKind::JwtBundles => &mut stats.jwt_bundles_opens,
+    }
+}
+
+fn open_streams(stats: &mut AgentStats, kind: StreamKind) -> &mut u64 {
+    match kind {
+        StreamKind::X509Svid => &mut stats.open_x509_svid_streams,
+        StreamKind::X509Bundles => &mut stats.open_x509_bundles_streams,
+        StreamKind::JwtBundles => &mut stats.open_jwt_bundles_streams,
+    }
+}
+
+fn messages(stats: &mut AgentStats, kind: StreamKind) -> &mut u64 {
+    match kind {
+        StreamKind::X509Svid => &mut stats.x509_svid_messages,
+        StreamKind::X509Bundles => &mut stats.x509_bundles_messages,
+        StreamKind::JwtBundles => &mut stats.jwt_bundles_messages,
+    }
+}
+
+fn caller_uid<T>(request: &Request<T>) -> Option<u32> {
+    request
+        .extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .map(|cred| cred.uid())
+}
+
+/// JSON claims as the `google.protobuf.Struct` of `ValidateJWTSVIDResponse`. Numbers become
+/// doubles, as the Struct has no other number type.
+fn claims_struct(claims: &serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: claims
+            .iter()
+            .map(|(name, value)| (name.clone(), proto_value(value)))
+            .collect(),
+    }
+}
+
+fn proto_value(value: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    use serde_json::Value;
+
+    let kind = match value {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(proto_value).collect(),
+        }),
+        Value::Object(map) => Kind::StructValue(claims_struct(map)),
+    };
+    prost_types::Value { kind: Some(kind) }
 }

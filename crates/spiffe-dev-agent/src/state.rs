@@ -1,21 +1,34 @@
 //! The agent's state shared by the handle, the gRPC service and the rotation task.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
-use spiffe_workload_api::proto::{X509BundlesResponse, X509svid, X509svidResponse};
+use serde_json::{Map, Value};
+use spiffe_bundle::{JwtAuthority, JwtBundle, JwtBundleSet};
+use spiffe_id::TrustDomain;
+use spiffe_svid::{JwsAlgorithm, JwtSvid, JwtSvidError};
+use spiffe_workload_api::proto::{
+    JwtBundlesResponse, Jwtsvid, JwtsvidResponse, X509BundlesResponse, X509svid, X509svidResponse,
+};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
 use crate::ca::{Authority, IssuedSvid, sec1_from_pkcs8};
 use crate::fault::{FaultQueues, Garbage, Revocation, StreamEnd, StreamKind};
+use crate::jwt::{SigningKey, svid_claims};
 use crate::{AgentStats, DevAgentError, Identity};
 
 /// Bytes that are not DER, for the "unparsable" garbage kinds.
 const NOT_DER: &[u8] = b"\xffthis is not a DER certificate";
+/// Bytes that are not a JWK Set, for `Garbage::UnparsableBundle` on `FetchJWTBundles`.
+const NOT_JWKS: &[u8] = b"{\"keys\": this is not a JWK Set";
+/// A token that is not a JWT, for `Garbage::UnparsableToken`.
+const NOT_A_JWT: &str = "this-is.not-a.jwt!";
+/// How far a grace period may reach when the configured one overflows the clock.
+const LONGEST_GRACE: Duration = Duration::from_secs(30 * 365 * 86_400);
 
 /// A message pushed to every open stream of a kind.
 #[derive(Clone, Debug)]
@@ -23,6 +36,7 @@ pub(crate) enum Command {
     Garbage(StreamKind, Garbage),
     RawX509Svid(X509svidResponse),
     RawX509Bundles(X509BundlesResponse),
+    RawJwtBundles(JwtBundlesResponse),
     End(StreamKind, StreamEnd),
 }
 
@@ -37,13 +51,20 @@ pub(crate) struct Settings {
     pub(crate) intermediate: bool,
     pub(crate) ca_lifetime: Duration,
     pub(crate) ca_grace: Duration,
+    pub(crate) jwt_algorithm: JwsAlgorithm,
+    pub(crate) jwt_grace: Duration,
 }
 
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
+    trust_domain: TrustDomain,
     inner: Mutex<Inner>,
-    /// Bumped on every change of SVIDs or bundles; streams send the full state on change.
+    /// Bumped on every change of X.509-SVIDs, X.509 bundles or identities; X.509 streams
+    /// send the full state on change.
     pub(crate) changes: watch::Sender<u64>,
+    /// Bumped on every change of JWT bundles or identities; `FetchJWTBundles` streams send
+    /// the full state on change.
+    pub(crate) jwt_changes: watch::Sender<u64>,
     pub(crate) stats: watch::Sender<AgentStats>,
     pub(crate) commands: broadcast::Sender<Command>,
     /// Bumped when the server stops; streams opened before end with Unavailable.
@@ -69,6 +90,14 @@ struct Inner {
     /// Keyed by the trust domain's SPIFFE ID, DER certificates back to back.
     federated: BTreeMap<String, Vec<u8>>,
     faults: FaultQueues,
+    /// The key JWT-SVIDs are signed with now.
+    jwt_key: SigningKey,
+    /// Public keys of earlier JWT keys, served until their grace period ends.
+    retired_jwt: Vec<(JwtAuthority, Instant)>,
+    /// Keyed by the trust domain's SPIFFE ID, JWK Sets as given.
+    federated_jwt: BTreeMap<String, Vec<u8>>,
+    /// While frozen: the token handed out per (SPIFFE ID, sorted audience), reused.
+    frozen_jwt: Option<HashMap<(String, Vec<String>), String>>,
 }
 
 struct Entry {
@@ -84,6 +113,12 @@ impl Shared {
         identities: Vec<Identity>,
     ) -> Result<Arc<Self>, DevAgentError> {
         crate::id::check_trust_domain(&settings.trust_domain)?;
+        let trust_domain = TrustDomain::new(&settings.trust_domain).map_err(|err| {
+            DevAgentError::InvalidTrustDomain {
+                input: settings.trust_domain.clone(),
+                reason: err.to_string(),
+            }
+        })?;
         for identity in &identities {
             identity.check(&settings.trust_domain)?;
         }
@@ -97,6 +132,7 @@ impl Shared {
             .into_iter()
             .map(|id| issue(&ca, id))
             .collect::<Result<Vec<_>, _>>()?;
+        let jwt_key = SigningKey::generate(settings.jwt_algorithm)?;
 
         let inner = Inner {
             ca,
@@ -105,11 +141,17 @@ impl Shared {
             entries,
             federated: BTreeMap::new(),
             faults: FaultQueues::default(),
+            jwt_key,
+            retired_jwt: Vec::new(),
+            federated_jwt: BTreeMap::new(),
+            frozen_jwt: None,
         };
         Ok(Arc::new(Self {
             settings,
+            trust_domain,
             inner: Mutex::new(inner),
             changes: watch::Sender::new(0),
+            jwt_changes: watch::Sender::new(0),
             stats: watch::Sender::new(AgentStats::default()),
             commands: broadcast::Sender::new(64),
             epoch: watch::Sender::new(0),
@@ -131,9 +173,22 @@ impl Shared {
         self.stats.send_modify(update);
     }
 
+    /// X.509 material changed.
     fn publish(&self) {
         self.changes.send_modify(|generation| *generation += 1);
         self.rotation.notify_one();
+    }
+
+    /// JWT bundles changed.
+    fn publish_jwt(&self) {
+        self.jwt_changes.send_modify(|generation| *generation += 1);
+        self.rotation.notify_one();
+    }
+
+    /// Identities changed: every stream kind may serve something else (or deny).
+    fn publish_identities(&self) {
+        self.jwt_changes.send_modify(|generation| *generation += 1);
+        self.publish();
     }
 
     // ---- identities ----
@@ -145,7 +200,7 @@ impl Shared {
             let entry = issue(&inner.ca, identity)?;
             inner.entries.push(entry);
         }
-        self.publish();
+        self.publish_identities();
         Ok(())
     }
 
@@ -170,7 +225,7 @@ impl Shared {
             }
         }
         tracing::debug!(spiffe_id, ?revocation, "changed revocation");
-        self.publish();
+        self.publish_identities();
         Ok(())
     }
 
@@ -218,12 +273,14 @@ impl Shared {
         let now = Instant::now();
         let mut changed = 0u64;
         let dropped_roots;
+        let dropped_jwt_keys;
         let next = {
             let mut inner = self.inner.lock();
             let Inner {
                 ca,
                 entries,
                 retired,
+                retired_jwt,
                 ..
             } = &mut *inner;
 
@@ -241,16 +298,24 @@ impl Shared {
             let before = retired.len();
             retired.retain(|(_, until)| *until > now);
             dropped_roots = retired.len() != before;
+            let before = retired_jwt.len();
+            retired_jwt.retain(|(_, until)| *until > now);
+            dropped_jwt_keys = retired_jwt.len() != before;
 
             let renewals = entries.iter().map(|e| e.renew_at);
             renewals
                 .chain(retired.iter().map(|(_, until)| *until))
+                .chain(retired_jwt.iter().map(|(_, until)| *until))
                 .min()
         };
 
         if changed > 0 || dropped_roots {
             self.count(|s| s.svid_renewals += changed);
             self.changes.send_modify(|generation| *generation += 1);
+        }
+        if dropped_jwt_keys {
+            tracing::trace!("jwt keys left the bundle at the end of their grace period");
+            self.jwt_changes.send_modify(|generation| *generation += 1);
         }
         Ok(next)
     }
@@ -277,10 +342,7 @@ impl Shared {
             let old = std::mem::replace(&mut inner.ca, fresh);
             // A grace period too long for the clock (`Duration::MAX` from the builder) keeps
             // the old root for 30 years instead of panicking on the addition.
-            let now = Instant::now();
-            let until = now
-                .checked_add(self.settings.ca_grace)
-                .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+            let until = grace_end(self.settings.ca_grace);
             inner.retired.push((old.root_der(), until));
 
             let Inner { ca, entries, .. } = &mut *inner;
@@ -425,6 +487,8 @@ impl Shared {
                     .iter_mut()
                     .for_each(|s| s.bundle = NOT_DER.to_vec());
             }
+            // Refused by `Fault::check` for this stream; nothing to break.
+            Garbage::UnparsableToken => {}
         }
         response
     }
@@ -440,6 +504,236 @@ impl Shared {
             .for_each(|b| *b = NOT_DER.to_vec());
         response
     }
+
+    // ---- JWT-SVIDs ----
+
+    /// Signs a JWT-SVID per identity the caller may have, filtered by `spiffe_id`.
+    ///
+    /// Denied when no live identity of the caller matches. While frozen, the token made
+    /// for the same SPIFFE ID and audience set the first time is handed out again.
+    pub(crate) fn issue_jwt_svids(
+        &self,
+        caller_uid: Option<u32>,
+        audience: &[String],
+        spiffe_id: Option<&str>,
+    ) -> Result<View<JwtsvidResponse>, DevAgentError> {
+        let mut inner = self.inner.lock();
+        let Inner {
+            entries,
+            jwt_key,
+            frozen_jwt,
+            ..
+        } = &mut *inner;
+        let chosen: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.identity.visible_to(caller_uid) && e.revoked.is_none())
+            .filter(|e| spiffe_id.is_none_or(|id| id == e.identity.spiffe_id()))
+            .collect();
+        if chosen.is_empty() {
+            return Ok(View::Denied);
+        }
+
+        let mut sorted_audience = audience.to_vec();
+        sorted_audience.sort();
+        sorted_audience.dedup();
+        let now = SystemTime::now();
+        let mut svids = Vec::with_capacity(chosen.len());
+        let mut signed = 0;
+        for entry in chosen {
+            let id = entry.identity.spiffe_id();
+            let key = (id.to_owned(), sorted_audience.clone());
+            let frozen = frozen_jwt.as_ref().and_then(|tokens| tokens.get(&key));
+            let token = match frozen {
+                Some(token) => token.clone(),
+                None => {
+                    let claims = svid_claims(id, audience, now, entry.identity.jwt_ttl())?;
+                    let token = jwt_key.sign(&claims)?;
+                    signed += 1;
+                    if let Some(tokens) = frozen_jwt.as_mut() {
+                        tokens.insert(key, token.clone());
+                    }
+                    token
+                }
+            };
+            svids.push(Jwtsvid {
+                spiffe_id: id.to_owned(),
+                svid: token,
+                hint: entry.identity.hint().unwrap_or_default().to_owned(),
+            });
+        }
+        drop(inner);
+
+        self.count(|s| s.jwt_svids_issued += signed);
+        Ok(View::Serve(JwtsvidResponse { svids }))
+    }
+
+    /// A `FetchJWTSVID` answer with one thing broken.
+    pub(crate) fn jwt_svid_garbage(
+        &self,
+        caller_uid: Option<u32>,
+        audience: &[String],
+        spiffe_id: Option<&str>,
+        garbage: Garbage,
+    ) -> Result<JwtsvidResponse, DevAgentError> {
+        let mut response = match self.issue_jwt_svids(caller_uid, audience, spiffe_id)? {
+            View::Serve(response) => response,
+            View::Denied => JwtsvidResponse {
+                svids: vec![Jwtsvid {
+                    spiffe_id: format!("spiffe://{}/garbage", self.settings.trust_domain),
+                    ..Jwtsvid::default()
+                }],
+            },
+        };
+        match garbage {
+            Garbage::ZeroSvids => response.svids.clear(),
+            _ => response
+                .svids
+                .iter_mut()
+                .for_each(|s| s.svid = NOT_A_JWT.to_owned()),
+        }
+        Ok(response)
+    }
+
+    /// Signs arbitrary claims with the current JWT key.
+    pub(crate) fn sign_jwt_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<String, DevAgentError> {
+        self.inner.lock().jwt_key.sign(claims)
+    }
+
+    pub(crate) fn freeze_jwt_svids(&self, on: bool) {
+        let mut inner = self.inner.lock();
+        match (on, inner.frozen_jwt.is_some()) {
+            (true, false) => inner.frozen_jwt = Some(HashMap::new()),
+            (false, _) => inner.frozen_jwt = None,
+            (true, true) => {}
+        }
+    }
+
+    pub(crate) fn jwt_key_info(&self) -> (JwsAlgorithm, String) {
+        let inner = self.inner.lock();
+        (inner.jwt_key.algorithm(), inner.jwt_key.key_id().to_owned())
+    }
+
+    /// A new JWT key signs from now on; the old public key stays for the grace period.
+    pub(crate) fn rotate_jwt_key(&self) -> Result<(), DevAgentError> {
+        let fresh = SigningKey::generate(self.settings.jwt_algorithm)?;
+        {
+            let mut inner = self.inner.lock();
+            let old = std::mem::replace(&mut inner.jwt_key, fresh);
+            inner
+                .retired_jwt
+                .push((old.authority().clone(), grace_end(self.settings.jwt_grace)));
+            tracing::trace!(
+                old = old.key_id(),
+                new = inner.jwt_key.key_id(),
+                "rotated the jwt key"
+            );
+        }
+        self.count(|s| s.jwt_key_rotations += 1);
+        self.publish_jwt();
+        Ok(())
+    }
+
+    pub(crate) fn end_jwt_grace(&self) {
+        self.inner.lock().retired_jwt.clear();
+        self.publish_jwt();
+    }
+
+    pub(crate) fn set_federated_jwt(&self, trust_domain: &str, jwks: Option<Vec<u8>>) {
+        let key = format!("spiffe://{trust_domain}");
+        {
+            let mut inner = self.inner.lock();
+            match jwks {
+                Some(jwks) => inner.federated_jwt.insert(key, jwks),
+                None => inner.federated_jwt.remove(&key),
+            };
+        }
+        self.publish_jwt();
+    }
+
+    /// The JWT bundle of the agent's own trust domain: the current key, then keys in their
+    /// grace period.
+    pub(crate) fn own_jwt_bundle(&self) -> JwtBundle {
+        let inner = self.inner.lock();
+        self.own_jwt_bundle_of(&inner)
+    }
+
+    fn own_jwt_bundle_of(&self, inner: &Inner) -> JwtBundle {
+        let mut bundle = JwtBundle::new(self.trust_domain.clone());
+        let keys = std::iter::once(inner.jwt_key.authority())
+            .chain(inner.retired_jwt.iter().map(|(authority, _)| authority));
+        for authority in keys {
+            // Key IDs are 128 random bits; a repeat would only hide the older key.
+            if let Err(err) = bundle.add_authority(authority.clone()) {
+                tracing::debug!(error = %err, "jwt key left out of the bundle");
+            }
+        }
+        bundle
+    }
+
+    /// Every JWT bundle the agent serves, for ValidateJWTSVID.
+    fn jwt_bundle_set(&self) -> JwtBundleSet {
+        let inner = self.inner.lock();
+        let mut set = JwtBundleSet::new();
+        set.insert(self.own_jwt_bundle_of(&inner));
+        for (key, jwks) in &inner.federated_jwt {
+            // Checked when set; a key that fails now is left out.
+            let parsed = TrustDomain::from_name_or_id(key)
+                .ok()
+                .and_then(|td| JwtBundle::from_jwks(td, jwks).ok());
+            if let Some(bundle) = parsed {
+                set.insert(bundle);
+            }
+        }
+        set
+    }
+
+    /// Validates a token with the agent's own JWT bundles (ValidateJWTSVID).
+    pub(crate) fn validate_jwt_svid(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<JwtSvid, JwtSvidError> {
+        JwtSvid::validate(token, &self.jwt_bundle_set(), &[audience])
+    }
+
+    pub(crate) fn jwt_bundles_view(&self, caller_uid: Option<u32>) -> View<JwtBundlesResponse> {
+        let inner = self.inner.lock();
+        let visible: Vec<&Entry> = inner
+            .entries
+            .iter()
+            .filter(|e| e.identity.visible_to(caller_uid))
+            .collect();
+        if denied(&visible) {
+            return View::Denied;
+        }
+
+        let mut bundles: HashMap<_, _> = inner.federated_jwt.clone().into_iter().collect();
+        let own = self.own_jwt_bundle_of(&inner).to_jwks().into_bytes();
+        bundles.insert(self.trust_domain.id().to_string(), own);
+        View::Serve(JwtBundlesResponse { bundles })
+    }
+
+    pub(crate) fn jwt_bundles_garbage(&self, caller_uid: Option<u32>) -> JwtBundlesResponse {
+        let mut response = match self.jwt_bundles_view(caller_uid) {
+            View::Serve(response) => response,
+            View::Denied => JwtBundlesResponse::default(),
+        };
+        response
+            .bundles
+            .insert(self.trust_domain.id().to_string(), NOT_JWKS.to_vec());
+        response
+    }
+}
+
+/// When a grace period that starts now ends; one too long for the clock (`Duration::MAX`
+/// from a builder) ends in 30 years instead of panicking on the addition.
+fn grace_end(grace: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(grace)
+        .unwrap_or_else(|| now + LONGEST_GRACE)
 }
 
 /// A caller is denied when it has no identity at all, or when all of its identities were

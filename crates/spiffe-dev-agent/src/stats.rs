@@ -31,8 +31,23 @@ pub struct AgentStats {
     pub permission_denials: u64,
     /// Scripted faults consumed by stream opens.
     pub faults_applied: u64,
-    /// JWT-SVID and WIT-SVID calls answered with Unimplemented.
+    /// WIT-SVID calls answered with Unimplemented.
     pub unimplemented_calls: u64,
+    /// `FetchJWTSVID` calls that passed the header check, including refused ones and those
+    /// answered by a scripted fault (scenarios J6, J7: "one agent call").
+    pub jwt_svid_calls: u64,
+    /// JWT-SVIDs signed for `FetchJWTSVID` answers (not counting raw or frozen ones).
+    pub jwt_svids_issued: u64,
+    /// `ValidateJWTSVID` calls that passed the header check.
+    pub validate_jwt_svid_calls: u64,
+    /// `FetchJWTBundles` calls that passed the header check, including refused ones.
+    pub jwt_bundles_opens: u64,
+    /// `FetchJWTBundles` response streams currently open.
+    pub open_jwt_bundles_streams: u64,
+    /// Messages sent on `FetchJWTBundles` streams, garbage and raw ones included.
+    pub jwt_bundles_messages: u64,
+    /// JWT signing key rotations.
+    pub jwt_key_rotations: u64,
     /// X.509-SVIDs issued after the initial ones (rotations and re-issues).
     pub svid_renewals: u64,
     /// CA rotations.
@@ -40,8 +55,8 @@ pub struct AgentStats {
 }
 
 impl AgentStats {
-    /// Open response streams of both kinds.
+    /// Open response streams of every kind.
     pub fn open_streams(&self) -> u64 {
-        self.open_x509_svid_streams + self.open_x509_bundles_streams
+        self.open_x509_svid_streams + self.open_x509_bundles_streams + self.open_jwt_bundles_streams
     }
 }

@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use spiffe_dev_agent::proto::{JwtsvidRequest, WitsvidRequest, X509svidRequest};
+use spiffe_dev_agent::proto::{JwtsvidRequest, WitBundlesRequest, WitsvidRequest, X509svidRequest};
 use spiffe_dev_agent::{DevAgent, DevAgentError, Identity, StreamKind};
 use tonic::{Code, Request};
 use x509_cert::der::Decode;
@@ -319,7 +319,7 @@ async fn call_without_exactly_one_security_header_is_rejected_and_counted() {
 }
 
 #[tokio::test]
-async fn jwt_and_wit_calls_are_unimplemented() {
+async fn wit_calls_are_unimplemented_and_jwt_calls_are_served() {
     let agent = DevAgent::builder()
         .identity("spiffe://example.org/a")
         .start()
@@ -335,10 +335,18 @@ async fn jwt_and_wit_calls_are_unimplemented() {
         .fetch_witsvid(with_header(WitsvidRequest::default()))
         .await
         .unwrap_err();
+    let wit_bundles = client
+        .fetch_wit_bundles(with_header(WitBundlesRequest::default()))
+        .await
+        .unwrap_err();
 
-    assert_eq!(jwt.code(), Code::Unimplemented);
+    // No audience: refused as an argument error, not as an unknown call.
+    assert_eq!(jwt.code(), Code::InvalidArgument);
     assert_eq!(wit.code(), Code::Unimplemented);
-    assert_eq!(agent.stats().unimplemented_calls, 2);
+    assert_eq!(wit_bundles.code(), Code::Unimplemented);
+    let stats = agent.stats();
+    assert_eq!(stats.unimplemented_calls, 2);
+    assert_eq!(stats.jwt_svid_calls, 1);
 }
 
 #[tokio::test]

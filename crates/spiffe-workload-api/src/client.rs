@@ -11,7 +11,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::stream::{BoxStream, Stream, StreamExt};
-use spiffe_bundle::X509BundleSet;
+use serde_json::{Map, Value};
+use spiffe_bundle::{JwtBundleSet, X509BundleSet};
+use spiffe_id::SpiffeId;
+use spiffe_svid::JwtSvid;
 use tokio::sync::watch;
 use tonic::codec::Streaming;
 use tonic::service::interceptor::InterceptedService;
@@ -66,7 +69,9 @@ impl tonic::service::Interceptor for SecurityHeader {
 /// Clones share one connection and one [`close`](Self::close) state.
 ///
 /// One-shot calls ([`fetch_x509_context`](Self::fetch_x509_context),
-/// [`fetch_x509_bundles`](Self::fetch_x509_bundles)) give up after a deadline,
+/// [`fetch_x509_bundles`](Self::fetch_x509_bundles), [`fetch_jwt_bundles`](Self::fetch_jwt_bundles))
+/// and the unary JWT calls ([`fetch_jwt_svids`](Self::fetch_jwt_svids),
+/// [`validate_jwt_svid`](Self::validate_jwt_svid)) give up after a deadline,
 /// [`DEFAULT_DEADLINE`] unless configured; watches never time out.
 #[derive(Clone)]
 pub struct WorkloadApiClient {
@@ -319,6 +324,144 @@ impl WorkloadApiClient {
         })
     }
 
+    /// Fetches JWT-SVIDs for `audience` (unary `FetchJWTSVID`): one per identity of the
+    /// workload, or only the one for `spiffe_id` when given.
+    ///
+    /// Each token is read with [`JwtSvid::parse_insecure`]: the agent is the trusted source
+    /// of its own tokens, so the signature is not checked here. The hint is kept. The call
+    /// carries the client's deadline.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkloadApiError::EmptyAudience`] for an empty `audience` or an empty value in it,
+    /// before any call; [`WorkloadApiError::Closed`], a connection error, the classified gRPC
+    /// status (PermissionDenied: [`WorkloadApiError::NoIdentityIssued`]),
+    /// [`WorkloadApiError::DeadlineExceeded`]; [`WorkloadApiError::InvalidResponse`] when the
+    /// answer holds no SVID ([`ResponseError::NoJwtSvids`](crate::ResponseError::NoJwtSvids)),
+    /// a token that is not a JWT-SVID, or an SVID for another SPIFFE ID than declared or
+    /// requested.
+    pub async fn fetch_jwt_svids(
+        &self,
+        audience: &[&str],
+        spiffe_id: Option<&SpiffeId>,
+    ) -> Result<Vec<JwtSvid>, WorkloadApiError> {
+        if audience.is_empty() || audience.iter().any(|a| a.is_empty()) {
+            return Err(WorkloadApiError::EmptyAudience);
+        }
+        let message = proto::JwtsvidRequest {
+            audience: audience.iter().map(|a| (*a).to_owned()).collect(),
+            spiffe_id: spiffe_id.map(ToString::to_string).unwrap_or_default(),
+        };
+
+        let response = self
+            .unary(|mut grpc, deadline| async move {
+                grpc.fetch_jwtsvid(request(message, Some(deadline))).await
+            })
+            .await?;
+        convert::jwt_svids(&response, spiffe_id).map_err(|e| invalid_response(e, "jwt-svid"))
+    }
+
+    /// Fetches one JWT-SVID for `audience`: the first the agent returns (the one for
+    /// `spiffe_id` when given).
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch_jwt_svids`](Self::fetch_jwt_svids).
+    pub async fn fetch_jwt_svid(
+        &self,
+        audience: &[&str],
+        spiffe_id: Option<&SpiffeId>,
+    ) -> Result<JwtSvid, WorkloadApiError> {
+        let svids = self.fetch_jwt_svids(audience, spiffe_id).await?;
+        // `fetch_jwt_svids` never returns an empty list: zero SVIDs is an invalid response.
+        svids
+            .into_iter()
+            .next()
+            .ok_or(WorkloadApiError::InvalidResponse(
+                convert::ResponseError::NoJwtSvids,
+            ))
+    }
+
+    /// Fetches the JWT bundles once (`FetchJWTBundles`, first message, then cancelled).
+    ///
+    /// A trust domain whose JWK Set is `{"keys":[]}` or empty bytes has an empty bundle.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch_x509_bundles`](Self::fetch_x509_bundles).
+    pub async fn fetch_jwt_bundles(&self) -> Result<JwtBundleSet, WorkloadApiError> {
+        let message = self
+            .fetch_first(|mut grpc, deadline| async move {
+                grpc.fetch_jwt_bundles(request(proto::JwtBundlesRequest {}, deadline))
+                    .await
+                    .map(tonic::Response::into_inner)
+            })
+            .await?;
+        convert::jwt_bundles(&message).map_err(|e| invalid_response(e, "jwt bundles"))
+    }
+
+    /// Watches the JWT bundles; items behave as in
+    /// [`watch_x509_context`](Self::watch_x509_context).
+    ///
+    /// # Errors
+    ///
+    /// As [`watch_x509_context`](Self::watch_x509_context).
+    pub async fn watch_jwt_bundles(&self) -> Result<JwtBundlesStream, WorkloadApiError> {
+        let messages = self
+            .open(|mut grpc, deadline| async move {
+                grpc.fetch_jwt_bundles(request(proto::JwtBundlesRequest {}, deadline))
+                    .await
+                    .map(tonic::Response::into_inner)
+            })
+            .await?;
+        let items = self.watch(messages).map(|item| {
+            item.and_then(|m| {
+                convert::jwt_bundles(&m).map_err(|e| invalid_response(e, "jwt bundles"))
+            })
+        });
+        Ok(JwtBundlesStream {
+            items: items.boxed(),
+        })
+    }
+
+    /// Asks the agent to validate `token` for `audience` (unary `ValidateJWTSVID`) and
+    /// returns the token's SPIFFE ID and claims.
+    ///
+    /// Integral numbers in the claims (`exp`, `iat`) come back as JSON integers; the
+    /// protobuf `Struct` the agent answers with carries every number as a double.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkloadApiError::EmptyAudience`] or [`WorkloadApiError::EmptyToken`] before any
+    /// call; a token the agent refuses is [`WorkloadApiError::InvalidArgument`]; otherwise as
+    /// [`fetch_jwt_svids`](Self::fetch_jwt_svids), with
+    /// [`WorkloadApiError::InvalidResponse`] for an answer without a valid SPIFFE ID or
+    /// claims.
+    pub async fn validate_jwt_svid(
+        &self,
+        audience: &str,
+        token: &str,
+    ) -> Result<(SpiffeId, Map<String, Value>), WorkloadApiError> {
+        if audience.is_empty() {
+            return Err(WorkloadApiError::EmptyAudience);
+        }
+        if token.is_empty() {
+            return Err(WorkloadApiError::EmptyToken);
+        }
+        let message = proto::ValidateJwtsvidRequest {
+            audience: audience.to_owned(),
+            svid: token.to_owned(),
+        };
+
+        let response = self
+            .unary(|mut grpc, deadline| async move {
+                grpc.validate_jwtsvid(request(message, Some(deadline)))
+                    .await
+            })
+            .await?;
+        convert::validated(&response).map_err(|e| invalid_response(e, "jwt-svid validation"))
+    }
+
     /// Closes the client and all its clones: every later call fails at once with
     /// [`WorkloadApiError::Closed`] without dialling, and open watches end.
     pub fn close(&self) {
@@ -391,6 +534,36 @@ impl WorkloadApiClient {
             Ok(result) => result,
             Err(_) => {
                 tracing::debug!(?deadline, "workload API one-shot call hit its deadline");
+                Err(WorkloadApiError::DeadlineExceeded)
+            }
+        }
+    }
+
+    /// Makes a unary call within the deadline (`grpc-timeout` plus a local timer).
+    async fn unary<M, F, Fut>(&self, call: F) -> Result<M, WorkloadApiError>
+    where
+        F: FnOnce(Grpc, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<M>, tonic::Status>>,
+    {
+        let deadline = self.inner.deadline;
+        let started = tokio::time::Instant::now();
+        let answer = async {
+            let grpc = self.grpc()?;
+            self.until_closed(call(grpc, deadline))
+                .await?
+                .map(tonic::Response::into_inner)
+                .map_err(|s| self.status_error(&s))
+        };
+
+        match tokio::time::timeout(deadline, answer).await {
+            // The agent may enforce `grpc-timeout` itself and cancel the call a moment before
+            // our timer fires: past the deadline, that is the deadline too.
+            Ok(Err(WorkloadApiError::Cancelled)) if started.elapsed() >= deadline => {
+                Err(WorkloadApiError::DeadlineExceeded)
+            }
+            Ok(result) => result,
+            Err(_) => {
+                tracing::debug!(?deadline, "workload API unary call hit its deadline");
                 Err(WorkloadApiError::DeadlineExceeded)
             }
         }
@@ -512,6 +685,25 @@ pub struct X509ContextStream {
 /// The items of [`WorkloadApiClient::watch_x509_bundles`].
 pub struct X509BundlesStream {
     items: BoxStream<'static, Result<X509BundleSet, WorkloadApiError>>,
+}
+
+/// The items of [`WorkloadApiClient::watch_jwt_bundles`].
+pub struct JwtBundlesStream {
+    items: BoxStream<'static, Result<JwtBundleSet, WorkloadApiError>>,
+}
+
+impl Stream for JwtBundlesStream {
+    type Item = Result<JwtBundleSet, WorkloadApiError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.items.poll_next_unpin(cx)
+    }
+}
+
+impl fmt::Debug for JwtBundlesStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtBundlesStream").finish_non_exhaustive()
+    }
 }
 
 impl Stream for X509ContextStream {

@@ -2,13 +2,14 @@
 //!
 //! SPEC-POLICY: certificate fields (`x509_svid`, `bundle`, `federated_bundles`, `bundles`)
 //! hold DER certificates back to back; the hint is kept; federated bundles join the bundle set.
-//! CRLs are ignored.
+//! CRLs are ignored. JWT bundles are plain JWK Sets; empty bytes are an empty bundle.
 
 use std::fmt;
 
-use spiffe_bundle::{BundleError, X509Bundle, X509BundleSet};
+use serde_json::{Map, Number, Value};
+use spiffe_bundle::{BundleError, JwtBundle, JwtBundleSet, X509Bundle, X509BundleSet};
 use spiffe_id::{SpiffeId, SpiffeIdError, TrustDomain};
-use spiffe_svid::{X509Svid, X509SvidError};
+use spiffe_svid::{JwtSvid, JwtSvidError, X509Svid, X509SvidError};
 
 use crate::proto;
 
@@ -83,12 +84,53 @@ pub enum ResponseError {
         /// The trust domain.
         trust_domain: TrustDomain,
     },
-    /// The bundle of a trust domain cannot be read.
+    /// The bundle of a trust domain cannot be read (DER certificates for X.509 bundles, a
+    /// JWK Set for JWT bundles).
     Bundle {
         /// The trust domain.
         trust_domain: TrustDomain,
         /// Why it was refused.
         source: BundleError,
+    },
+    /// A `FetchJWTSVID` answer holds no JWT-SVID (Workload API §6.1: the list is required;
+    /// an agent with nothing to issue answers PermissionDenied instead).
+    NoJwtSvids,
+    /// The token of JWT-SVID `index` is not a well-formed JWT-SVID.
+    JwtSvid {
+        /// Position of the SVID.
+        index: usize,
+        /// Why it was refused.
+        source: JwtSvidError,
+    },
+    /// JWT-SVID `index` declares a SPIFFE ID that differs from the `sub` of its token.
+    JwtSpiffeIdMismatch {
+        /// Position of the SVID.
+        index: usize,
+        /// The `spiffe_id` field of the message.
+        declared: String,
+        /// The token's subject.
+        subject: SpiffeId,
+    },
+    /// A JWT-SVID was requested for one SPIFFE ID and the agent answered with another.
+    UnrequestedJwtSvid {
+        /// Position of the SVID.
+        index: usize,
+        /// The SPIFFE ID received (the caller knows the one it asked for).
+        received: SpiffeId,
+    },
+    /// The `spiffe_id` of a `ValidateJWTSVID` answer is not a SPIFFE ID.
+    ValidatedSpiffeId {
+        /// The value as sent, cut to 64 characters.
+        value: String,
+        /// Why it was refused.
+        source: SpiffeIdError,
+    },
+    /// A `ValidateJWTSVID` answer has no claims (the field is required).
+    MissingClaims,
+    /// A claim of a `ValidateJWTSVID` answer has no JSON form (a number that is not finite).
+    UnrepresentableClaim {
+        /// The top-level claim it sits in.
+        name: String,
     },
 }
 
@@ -122,6 +164,27 @@ impl fmt::Display for ResponseError {
             Self::Bundle { trust_domain, .. } => {
                 write!(f, "bundle of trust domain {trust_domain} cannot be read")
             }
+            Self::NoJwtSvids => f.write_str("response holds no jwt-svid"),
+            Self::JwtSvid { index, .. } => write!(f, "jwt-svid {index} is not a valid jwt-svid"),
+            Self::JwtSpiffeIdMismatch {
+                index,
+                declared,
+                subject,
+            } => write!(
+                f,
+                "jwt-svid {index} declares spiffe id {declared:?} but its token's subject is {subject}"
+            ),
+            Self::UnrequestedJwtSvid { index, received } => write!(
+                f,
+                "jwt-svid {index} is for {received}, not for the requested spiffe id"
+            ),
+            Self::ValidatedSpiffeId { value, .. } => {
+                write!(f, "validated spiffe id {value:?} is not a spiffe id")
+            }
+            Self::MissingClaims => f.write_str("validation response has no claims"),
+            Self::UnrepresentableClaim { name } => {
+                write!(f, "claim {name:?} has no json form")
+            }
         }
     }
 }
@@ -131,11 +194,19 @@ impl std::error::Error for ResponseError {
         match self {
             Self::Svid { source, .. } => Some(source),
             Self::SvidBundle { source, .. } | Self::Bundle { source, .. } => Some(source),
-            Self::TrustDomainKey { source, .. } => Some(source),
+            Self::TrustDomainKey { source, .. } | Self::ValidatedSpiffeId { source, .. } => {
+                Some(source)
+            }
+            Self::JwtSvid { source, .. } => Some(source),
             Self::MissingPrivateKey { .. }
             | Self::SpiffeIdMismatch { .. }
             | Self::ConflictingBundles { .. }
-            | Self::DuplicateTrustDomain { .. } => None,
+            | Self::DuplicateTrustDomain { .. }
+            | Self::NoJwtSvids
+            | Self::JwtSpiffeIdMismatch { .. }
+            | Self::UnrequestedJwtSvid { .. }
+            | Self::MissingClaims
+            | Self::UnrepresentableClaim { .. } => None,
         }
     }
 }
@@ -224,31 +295,167 @@ fn svid(index: usize, entry: &proto::X509svid) -> Result<X509Svid, ResponseError
 }
 
 /// Reads a map from trust domain (name or `spiffe://` ID) to DER certificates.
+fn bundle_map<'a>(
+    map: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
+) -> Result<Vec<X509Bundle>, ResponseError> {
+    read_bundle_map(map, X509Bundle::from_der)
+}
+
+/// Reads a map from trust domain (name or `spiffe://` ID) to bundle bytes with `parse`.
 ///
 /// SPEC-POLICY, "Bundles": a map with the same trust domain twice is an error. The proto map
 /// cannot repeat a key, but `example.org` and `spiffe://example.org` are two keys for one
 /// trust domain.
-fn bundle_map<'a>(
+fn read_bundle_map<'a, B>(
     map: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
-) -> Result<Vec<X509Bundle>, ResponseError> {
-    let mut bundles = X509BundleSet::new();
-    for (key, der) in map {
+    parse: impl Fn(TrustDomain, &[u8]) -> Result<B, BundleError>,
+) -> Result<Vec<B>, ResponseError> {
+    let mut seen: Vec<TrustDomain> = Vec::new();
+    let mut bundles = Vec::new();
+    for (key, bytes) in map {
         let trust_domain =
             TrustDomain::from_name_or_id(key).map_err(|source| ResponseError::TrustDomainKey {
                 key: key.clone(),
                 source,
             })?;
-        if bundles.contains(&trust_domain) {
+        if seen.contains(&trust_domain) {
             return Err(ResponseError::DuplicateTrustDomain { trust_domain });
         }
+        seen.push(trust_domain.clone());
 
-        let bundle = X509Bundle::from_der(trust_domain.clone(), der).map_err(|source| {
-            ResponseError::Bundle {
+        let bundle =
+            parse(trust_domain.clone(), bytes).map_err(|source| ResponseError::Bundle {
                 trust_domain,
                 source,
-            }
-        })?;
-        bundles.insert(bundle);
+            })?;
+        bundles.push(bundle);
     }
-    Ok(bundles.into_iter().collect())
+    Ok(bundles)
+}
+
+/// Reads a `JWTSVIDResponse`: every token is read without checking its signature (the agent
+/// is the trusted source), and must name the declared (and, if one was asked for, the
+/// requested) SPIFFE ID. The whole message is refused when any part is invalid.
+pub(crate) fn jwt_svids(
+    msg: &proto::JwtsvidResponse,
+    requested: Option<&SpiffeId>,
+) -> Result<Vec<JwtSvid>, ResponseError> {
+    if msg.svids.is_empty() {
+        return Err(ResponseError::NoJwtSvids);
+    }
+
+    let mut svids = Vec::with_capacity(msg.svids.len());
+    for (i, entry) in msg.svids.iter().enumerate() {
+        let index = i + 1;
+        let svid = JwtSvid::parse_insecure(&entry.svid)
+            .map_err(|source| ResponseError::JwtSvid { index, source })?;
+
+        if svid.spiffe_id().as_str() != entry.spiffe_id {
+            return Err(ResponseError::JwtSpiffeIdMismatch {
+                index,
+                declared: entry.spiffe_id.chars().take(2048).collect(),
+                subject: svid.spiffe_id().clone(),
+            });
+        }
+        if let Some(requested) = requested
+            && requested != svid.spiffe_id()
+        {
+            return Err(ResponseError::UnrequestedJwtSvid {
+                index,
+                received: svid.spiffe_id().clone(),
+            });
+        }
+
+        // proto3 has no "absent": an empty hint means none.
+        svids.push(if entry.hint.is_empty() {
+            svid
+        } else {
+            svid.with_hint(entry.hint.clone())
+        });
+    }
+    Ok(svids)
+}
+
+/// Reads a `JWTBundlesResponse`. Scenario P7: `{"keys":[]}` and empty bytes are both empty
+/// bundles (`JwtBundle::from_jwks` reads them so).
+pub(crate) fn jwt_bundles(msg: &proto::JwtBundlesResponse) -> Result<JwtBundleSet, ResponseError> {
+    Ok(read_bundle_map(&msg.bundles, JwtBundle::from_jwks)?
+        .into_iter()
+        .collect())
+}
+
+/// Reads a `ValidateJWTSVIDResponse`: the SPIFFE ID and the claims as JSON.
+///
+/// A `google.protobuf.Struct` has only doubles for numbers; integral ones that a double holds
+/// exactly (such as `exp` and `iat`) come back as JSON integers.
+pub(crate) fn validated(
+    msg: &proto::ValidateJwtsvidResponse,
+) -> Result<(SpiffeId, Map<String, Value>), ResponseError> {
+    let spiffe_id =
+        SpiffeId::parse(&msg.spiffe_id).map_err(|source| ResponseError::ValidatedSpiffeId {
+            value: msg.spiffe_id.chars().take(64).collect(),
+            source,
+        })?;
+    let claims = msg.claims.as_ref().ok_or(ResponseError::MissingClaims)?;
+
+    let mut map = Map::new();
+    for (name, value) in &claims.fields {
+        let json = json_value(value)
+            .ok_or_else(|| ResponseError::UnrepresentableClaim { name: name.clone() })?;
+        map.insert(name.clone(), json);
+    }
+    Ok((spiffe_id, map))
+}
+
+/// A protobuf `Value` as JSON; `None` for a number without a JSON form. Nesting is bounded by
+/// prost's decoding recursion limit.
+fn json_value(value: &prost_types::Value) -> Option<Value> {
+    use prost_types::value::Kind;
+
+    Some(match &value.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(b)) => Value::Bool(*b),
+        Some(Kind::NumberValue(n)) => json_number(*n)?,
+        Some(Kind::StringValue(s)) => Value::String(s.clone()),
+        Some(Kind::ListValue(list)) => Value::Array(
+            list.values
+                .iter()
+                .map(json_value)
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        Some(Kind::StructValue(object)) => Value::Object(
+            object
+                .fields
+                .iter()
+                .map(|(k, v)| json_value(v).map(|v| (k.clone(), v)))
+                .collect::<Option<Map<_, _>>>()?,
+        ),
+    })
+}
+
+/// Integral doubles within 2^53 (exact in a double) become JSON integers, others floats.
+fn json_number(n: f64) -> Option<Value> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        // Integral and within 2^53: the conversion is exact.
+        return Some(Value::from(n as i64));
+    }
+    Number::from_f64(n).map(Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_claims_read_as_integers_and_others_as_floats() {
+        assert_eq!(
+            json_number(1_700_000_000.0),
+            Some(Value::from(1_700_000_000i64))
+        );
+        assert_eq!(json_number(-3.0), Some(Value::from(-3i64)));
+        assert_eq!(json_number(0.5), Some(serde_json::json!(0.5)));
+        assert_eq!(json_number(f64::NAN), None);
+        assert_eq!(json_number(f64::INFINITY), None);
+    }
 }

@@ -80,6 +80,12 @@ pub enum WorkloadApiError {
     InvalidResponse(ResponseError),
     /// The client was closed with [`WorkloadApiClient::close`](crate::WorkloadApiClient::close).
     Closed,
+    /// The caller asked for a JWT-SVID or a validation without an audience, or with an empty
+    /// one. Refused before any call: an empty audience is a caller error, never "any
+    /// audience" (SPEC-POLICY, "JWT-SVIDs").
+    EmptyAudience,
+    /// The caller asked to validate an empty token. Refused before any call.
+    EmptyToken,
 }
 
 /// How a long-lived caller (a source) should react to an error.
@@ -88,7 +94,8 @@ pub enum WorkloadApiError {
 pub enum RetryClass {
     /// Stop quietly: the caller cancelled or closed the client.
     Stop,
-    /// Do not retry: the error is permanent (configuration, `InvalidArgument`, `Unimplemented`).
+    /// Do not retry: the error is permanent (configuration, `InvalidArgument`, `Unimplemented`,
+    /// a caller's empty audience or token).
     Never,
     /// Retry on a slow schedule ([`BackoffPolicy::SLOW`](crate::BackoffPolicy::SLOW)):
     /// no identity issued yet.
@@ -107,7 +114,9 @@ impl WorkloadApiError {
             Self::NoEndpoint
             | Self::InvalidAddress(_)
             | Self::InvalidArgument { .. }
-            | Self::NotSupported { .. } => RetryClass::Never,
+            | Self::NotSupported { .. }
+            | Self::EmptyAudience
+            | Self::EmptyToken => RetryClass::Never,
             Self::NoIdentityIssued { .. } => RetryClass::Slow,
             Self::Unauthenticated { .. } => RetryClass::Reconnect,
             Self::SocketMissing { .. }
@@ -235,6 +244,8 @@ impl fmt::Display for WorkloadApiError {
             }
             Self::InvalidResponse(_) => f.write_str("invalid workload API response"),
             Self::Closed => f.write_str("workload API client is closed"),
+            Self::EmptyAudience => f.write_str("no audience given, or an empty one"),
+            Self::EmptyToken => f.write_str("no token given to validate"),
         }
     }
 }

@@ -107,8 +107,8 @@ pub mod proto {
 pub use address::{Address, AddressError, ENDPOINT_SOCKET_ENV};
 pub use backoff::{Backoff, BackoffPolicy};
 pub use client::{
-    ClientBuilder, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, WorkloadApiClient, X509BundlesStream,
-    X509ContextStream,
+    ClientBuilder, DEFAULT_DEADLINE, JwtBundlesStream, MAX_MESSAGE_BYTES, WorkloadApiClient,
+    X509BundlesStream, X509ContextStream,
 };
 pub use convert::{ResponseError, X509Context};
 pub use error::{RetryClass, StatusCode, WorkloadApiError};
