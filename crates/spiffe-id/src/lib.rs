@@ -51,4 +51,4 @@ mod matcher;
 
 pub use error::SpiffeIdError;
 pub use id::{INLINE_CAPACITY, MAX_ID_LEN, MAX_TRUST_DOMAIN_LEN, SpiffeId, TrustDomain};
-pub use matcher::IdMatcher;
+pub use matcher::{IdMatcher, IdPattern};
