@@ -19,44 +19,7 @@ use rustls_pki_types::CertificateDer;
 use spiffe_bundle::der::{SplitError, split_certificates};
 use spiffe_bundle::{BundleError, MAX_AUTHORITIES, MAX_BUNDLE_BYTES, X509Bundle};
 use spiffe_id::TrustDomain;
-
-/// xorshift64*: small, deterministic, good enough to spread test cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// STYLE.md: non-empty, lowercase first (a leading all-caps acronym such as `PEM` or `DER` is
-/// allowed), no trailing period; the same for every message in the source chain.
-fn assert_message(err: &dyn std::error::Error) {
-    let msg = err.to_string();
-    assert!(!msg.is_empty(), "{err:?} has an empty message");
-    let first_word: String = msg.chars().take_while(|c| c.is_alphanumeric()).collect();
-    let acronym = first_word.len() >= 2 && !first_word.chars().any(char::is_lowercase);
-    let first = msg.chars().next().unwrap();
-    assert!(
-        !first.is_uppercase() || acronym,
-        "message of {err:?} is not lowercase-first: {msg:?}"
-    );
-    assert!(!msg.ends_with('.'), "message ends with a period: {msg:?}");
-    if let Some(source) = err.source() {
-        assert!(!source.to_string().is_empty(), "empty source of {err:?}");
-    }
-}
+use spiffe_test_support::{Rng, assert_message};
 
 fn td() -> TrustDomain {
     TrustDomain::new("example.org").unwrap()
@@ -415,7 +378,7 @@ fn malformed_pem_is_refused_with_a_typed_error() {
     for _ in 0..500 {
         let mut input = pem.clone().into_bytes();
         let at = rng.below(input.len());
-        input.insert(at, 0x80 | (rng.next() as u8));
+        input.insert(at, 0x80 | (rng.next_u64() as u8));
         let _ = check_pem(&input);
     }
 }

@@ -16,34 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use spiffe_dev_agent::{AgentConfig, DevAgent, DevAgentError, Identity, MIN_SVID_TTL};
-
-/// xorshift64*: small, deterministic, good enough to spread test cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// STYLE.md: non-empty, lowercase first, no trailing period; sources non-empty too.
-fn assert_message(err: &DevAgentError) {
-    let msg = err.to_string();
-    assert!(!msg.is_empty(), "{err:?} has an empty message");
-    let first = msg.chars().next().unwrap();
-    assert!(!first.is_uppercase(), "not lowercase-first: {msg:?}");
-    assert!(!msg.ends_with('.'), "message ends with a period: {msg:?}");
-    if let Some(source) = std::error::Error::source(err) {
-        assert!(!source.to_string().is_empty());
-    }
-}
+use spiffe_test_support::{Rng, assert_message};
 
 const ID_PIECES: &[&str] = &[
     "spiffe://example.org/x",

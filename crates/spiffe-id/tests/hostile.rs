@@ -13,41 +13,7 @@
 use std::time::{Duration, Instant};
 
 use spiffe_id::{MAX_ID_LEN, MAX_TRUST_DOMAIN_LEN, SpiffeId, SpiffeIdError, TrustDomain};
-
-/// xorshift64*: small, deterministic, good enough to spread test cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-/// Message rules of STYLE.md: non-empty, lowercase first (a leading all-caps acronym such as
-/// `SPIFFE` or `PEM` is allowed), no trailing period.
-fn assert_message(err: &SpiffeIdError) {
-    let msg = err.to_string();
-    assert!(!msg.is_empty(), "{err:?} has an empty message");
-    let first_word: String = msg.chars().take_while(|c| c.is_alphanumeric()).collect();
-    let acronym = first_word.len() >= 2 && !first_word.chars().any(char::is_lowercase);
-    let first = msg.chars().next().unwrap();
-    assert!(
-        !first.is_uppercase() || acronym,
-        "message of {err:?} is not lowercase-first: {msg:?}"
-    );
-    assert!(!msg.ends_with('.'), "message ends with a period: {msg:?}");
-}
+use spiffe_test_support::{Rng, assert_message};
 
 /// Positions in errors must point at what they describe.
 fn assert_position(input: &str, err: &SpiffeIdError) {
@@ -133,7 +99,7 @@ fn random_input(rng: &mut Rng) -> String {
     for _ in 0..parts {
         if rng.below(4) == 0 {
             // A raw byte, made valid UTF-8 the way a lossy decoder would.
-            let byte = [rng.next() as u8];
+            let byte = [rng.next_u64() as u8];
             s.push_str(&String::from_utf8_lossy(&byte));
         } else {
             let piece: &&str = rng.pick(PIECES);
@@ -244,7 +210,7 @@ fn mutations_of_valid_ids_never_panic() {
                 1 => {
                     bytes.remove(at);
                 }
-                2 => bytes.insert(at, rng.next() as u8),
+                2 => bytes.insert(at, rng.next_u64() as u8),
                 _ => bytes.truncate(at),
             }
             if bytes.is_empty() {

@@ -18,43 +18,13 @@ use futures::StreamExt;
 use spiffe_dev_agent::proto::{X509BundlesResponse, X509svid, X509svidResponse};
 use spiffe_dev_agent::{DevAgent, DevAgentHandle, Fault, Garbage, Identity, StreamKind};
 use spiffe_source::{Health, X509Source};
+use spiffe_test_support::{Rng, assert_message};
 use spiffe_workload_api::{
     Address, AddressError, MAX_MESSAGE_BYTES, ResponseError, StatusCode, WorkloadApiClient,
     WorkloadApiError, X509ContextStream,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// xorshift64*: small, deterministic, good enough to spread test cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// STYLE.md: non-empty, lowercase first, no trailing period; the same for the source chain
-/// down to our own errors.
-fn assert_message(err: &dyn std::error::Error) {
-    let msg = err.to_string();
-    assert!(!msg.is_empty(), "{err:?} has an empty message");
-    let first_word: String = msg.chars().take_while(|c| c.is_alphanumeric()).collect();
-    let acronym = first_word.len() >= 2 && !first_word.chars().any(char::is_lowercase);
-    let first = msg.chars().next().unwrap();
-    assert!(
-        !first.is_uppercase() || acronym,
-        "message of {err:?} is not lowercase-first: {msg:?}"
-    );
-    assert!(!msg.ends_with('.'), "message ends with a period: {msg:?}");
-}
 
 // ---- addresses ----
 
