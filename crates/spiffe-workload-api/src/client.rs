@@ -546,7 +546,6 @@ impl WorkloadApiClient {
         Fut: Future<Output = Result<tonic::Response<M>, tonic::Status>>,
     {
         let deadline = self.inner.deadline;
-        let started = tokio::time::Instant::now();
         let answer = async {
             let grpc = self.grpc()?;
             self.until_closed(call(grpc, deadline))
@@ -555,12 +554,9 @@ impl WorkloadApiClient {
                 .map_err(|s| self.status_error(&s))
         };
 
+        // tonic enforces `grpc-timeout` too and may fire first: `from_status` reads its
+        // timeout as DeadlineExceeded as well.
         match tokio::time::timeout(deadline, answer).await {
-            // The agent may enforce `grpc-timeout` itself and cancel the call a moment before
-            // our timer fires: past the deadline, that is the deadline too.
-            Ok(Err(WorkloadApiError::Cancelled)) if started.elapsed() >= deadline => {
-                Err(WorkloadApiError::DeadlineExceeded)
-            }
             Ok(result) => result,
             Err(_) => {
                 tracing::debug!(?deadline, "workload API unary call hit its deadline");

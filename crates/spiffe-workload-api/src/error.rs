@@ -137,6 +137,12 @@ impl WorkloadApiError {
     pub(crate) fn from_status(status: &tonic::Status, address: Option<&Address>) -> Self {
         use tonic::Code;
 
+        // tonic's channel enforces the request's `grpc-timeout` itself; its timeout arrives as
+        // a Cancelled status carrying `TimeoutExpired`, and is the deadline of the call.
+        if find_source::<tonic::TimeoutExpired>(status).is_some() {
+            return Self::DeadlineExceeded;
+        }
+
         let message = status.message().to_string();
         match status.code() {
             Code::Unavailable => match StdError::source(status) {
@@ -184,10 +190,15 @@ fn connect_error(status: &tonic::Status, address: Option<&Address>) -> WorkloadA
 
 /// Walks the source chain of `err` to the first I/O error.
 fn find_io_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+    find_source::<io::Error>(err)
+}
+
+/// Walks the source chain of `err` to the first error of type `E`.
+fn find_source<'a, E: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a E> {
     let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return Some(io);
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
         }
         current = e.source();
     }

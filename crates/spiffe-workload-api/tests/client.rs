@@ -19,10 +19,10 @@ use spiffe_workload_api::proto::spiffe_workload_api_server::{
     SpiffeWorkloadApi, SpiffeWorkloadApiServer,
 };
 use spiffe_workload_api::proto::{
-    JwtBundlesRequest, JwtBundlesResponse, JwtsvidRequest, JwtsvidResponse, ValidateJwtsvidRequest,
-    ValidateJwtsvidResponse, WitBundlesRequest, WitBundlesResponse, WitsvidRequest,
-    WitsvidResponse, X509BundlesRequest, X509BundlesResponse, X509svid, X509svidRequest,
-    X509svidResponse,
+    JwtBundlesRequest, JwtBundlesResponse, Jwtsvid, JwtsvidRequest, JwtsvidResponse,
+    ValidateJwtsvidRequest, ValidateJwtsvidResponse, WitBundlesRequest, WitBundlesResponse,
+    WitsvidRequest, WitsvidResponse, X509BundlesRequest, X509BundlesResponse, X509svid,
+    X509svidRequest, X509svidResponse,
 };
 use spiffe_workload_api::{Address, RetryClass, StatusCode, WorkloadApiClient, WorkloadApiError};
 use tokio::sync::{mpsc, oneshot};
@@ -92,6 +92,33 @@ fn bundles_response(entries: &[(&str, &Ca)]) -> X509BundlesResponse {
         crl: Vec::new(),
         bundles,
     }
+}
+
+/// An unsigned JWT-SVID (a signature of zero bytes): enough for a client that reads tokens
+/// from its agent without verifying them.
+fn unsigned_token(sub: &str, audience: &[String]) -> String {
+    fn b64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let mut bits = 0u32;
+            for (i, &b) in chunk.iter().enumerate() {
+                bits |= u32::from(b) << (16 - 8 * i);
+            }
+            for i in 0..=chunk.len() {
+                out.push(char::from(ALPHABET[(bits >> (18 - 6 * i) & 0x3f) as usize]));
+            }
+        }
+        out
+    }
+    let header = r#"{"alg":"ES256","kid":"k","typ":"JWT"}"#;
+    let audience: Vec<String> = audience.iter().map(|a| format!("{a:?}")).collect();
+    let claims = format!(
+        r#"{{"sub":"{sub}","aud":[{}],"exp":4102444800}}"#,
+        audience.join(",")
+    );
+    format!("{}.{}.", b64(header.as_bytes()), b64(claims.as_bytes()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,23 +228,49 @@ impl SpiffeWorkloadApi for Agent {
 
     async fn fetch_jwtsvid(
         &self,
-        _: Request<JwtsvidRequest>,
+        request: Request<JwtsvidRequest>,
     ) -> Result<Response<JwtsvidResponse>, Status> {
-        Err(Status::unimplemented("not scripted"))
+        Agent::check_header(&request)?;
+        let id = "spiffe://example.org/a";
+        let svid = Jwtsvid {
+            spiffe_id: id.to_string(),
+            svid: unsigned_token(id, &request.get_ref().audience),
+            hint: "h".to_string(),
+        };
+        Ok(Response::new(JwtsvidResponse { svids: vec![svid] }))
     }
 
     async fn fetch_jwt_bundles(
         &self,
-        _: Request<JwtBundlesRequest>,
+        request: Request<JwtBundlesRequest>,
     ) -> Result<Response<Self::FetchJWTBundlesStream>, Status> {
-        Err(Status::unimplemented("not scripted"))
+        Agent::check_header(&request)?;
+        let bundles = [(
+            "spiffe://example.org".to_string(),
+            b"{\"keys\":[]}".to_vec(),
+        )];
+        let message = JwtBundlesResponse {
+            bundles: bundles.into_iter().collect(),
+        };
+        self.play("FetchJWTBundles", Script::Send(vec![Ok(message)]))
     }
 
     async fn validate_jwtsvid(
         &self,
-        _: Request<ValidateJwtsvidRequest>,
+        request: Request<ValidateJwtsvidRequest>,
     ) -> Result<Response<ValidateJwtsvidResponse>, Status> {
-        Err(Status::unimplemented("not scripted"))
+        Agent::check_header(&request)?;
+        let sub = prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(
+                "spiffe://example.org/a".to_string(),
+            )),
+        };
+        Ok(Response::new(ValidateJwtsvidResponse {
+            spiffe_id: "spiffe://example.org/a".to_string(),
+            claims: Some(prost_types::Struct {
+                fields: [("sub".to_string(), sub)].into_iter().collect(),
+            }),
+        }))
     }
 
     async fn fetch_witsvid(
@@ -542,6 +595,26 @@ async fn every_call_kind_carries_the_security_header() {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+
+        let svid = within(client.fetch_jwt_svid(&["aud"], None))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(svid.audience(), ["aud"]);
+        assert_eq!(svid.hint(), Some("h"));
+        let bundles = within(client.fetch_jwt_bundles())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(bundles.get("example.org").unwrap().is_empty());
+        let mut watch = within(client.watch_jwt_bundles()).await.unwrap();
+        within(watch.next())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let (id, claims) = within(client.validate_jwt_svid("aud", svid.token()))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(id.as_str(), "spiffe://example.org/a");
+        assert_eq!(claims["sub"], "spiffe://example.org/a");
     }
 }
 
