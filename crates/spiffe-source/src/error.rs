@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_id::SpiffeId;
+use spiffe_svid::JwtSvidError;
 use spiffe_workload_api::WorkloadApiError;
 
 use crate::Health;
@@ -54,6 +55,16 @@ pub enum SourceError {
         picker: String,
     },
 
+    /// A JWT-SVID was asked for with no audience: the audience is what a token is for, and
+    /// an empty one would let it be replayed anywhere (workspace policy, "JWT-SVIDs").
+    EmptyAudience,
+
+    /// The agent gave no JWT-SVID and no valid cached one was left.
+    Fetch(Arc<WorkloadApiError>),
+
+    /// A JWT-SVID failed validation; the inner error names the rule.
+    InvalidToken(JwtSvidError),
+
     /// The source was closed, or its last handle dropped.
     Closed,
 }
@@ -83,6 +94,9 @@ impl fmt::Display for SourceError {
             Self::NoMatchingSvid { picker } => {
                 write!(f, "no SVID from the agent matches the picker ({picker})")
             }
+            Self::EmptyAudience => f.write_str("a JWT-SVID needs at least one audience"),
+            Self::Fetch(_) => f.write_str("cannot fetch a JWT-SVID"),
+            Self::InvalidToken(_) => f.write_str("invalid JWT-SVID"),
             Self::Closed => f.write_str("the source is closed"),
         }
     }
@@ -91,7 +105,8 @@ impl fmt::Display for SourceError {
 impl std::error::Error for SourceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Client(e) | Self::Rejected(e) => Some(&**e),
+            Self::Client(e) | Self::Rejected(e) | Self::Fetch(e) => Some(&**e),
+            Self::InvalidToken(e) => Some(e),
             _ => None,
         }
     }

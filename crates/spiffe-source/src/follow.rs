@@ -356,6 +356,14 @@ impl<H: Handler> Follower<H> {
     }
 }
 
+/// The Tokio instant at which the wall-clock time `at` arrives (now, if it has passed).
+pub(crate) fn instant_at(at: std::time::SystemTime) -> Instant {
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + left
+}
+
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,

@@ -56,8 +56,10 @@
 
 #![forbid(unsafe_code)]
 
+mod bundles;
 mod error;
 mod follow;
+mod jwt;
 mod snapshot;
 mod x509;
 
@@ -66,7 +68,9 @@ mod x509;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
+pub use bundles::{BundleGuard, BundleSource, BundleSourceBuilder, BundleUpdates};
 pub use error::SourceError;
 pub use follow::DEFAULT_FIRST_UPDATE_TIMEOUT;
+pub use jwt::{JwtSource, JwtSourceBuilder, MAX_CACHED_TOKENS};
 pub use snapshot::{Health, SnapshotGuard, X509Snapshot};
-pub use x509::{SvidPicker, X509Source, X509SourceBuilder, X509Updates};
+pub use x509::{SvidPicker, Updates, X509Source, X509SourceBuilder};

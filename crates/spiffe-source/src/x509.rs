@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::SourceError;
-use crate::follow::{Connection, Handler, Lifecycle};
+use crate::follow::{Connection, Handler, Lifecycle, instant_at};
 use crate::snapshot::{Health, SnapshotGuard, X509Snapshot};
 
 /// Which of the agent's SVIDs a source serves as its default.
@@ -106,8 +106,8 @@ impl X509Source {
     }
 
     /// A receiver of update notifications.
-    pub fn updates(&self) -> X509Updates {
-        X509Updates {
+    pub fn updates(&self) -> Updates {
+        Updates {
             rx: self.inner.lifecycle.updates(),
         }
     }
@@ -138,21 +138,22 @@ impl core::fmt::Debug for X509Source {
     }
 }
 
-/// Notifications of a source's updates: new SVIDs or bundles, revocation, expiry.
+/// Notifications of a source's updates: for an [`X509Source`], new SVIDs or bundles,
+/// revocation, expiry; for a [`JwtSource`](crate::JwtSource), new JWT bundles.
 #[derive(Clone)]
-pub struct X509Updates {
-    rx: watch::Receiver<u64>,
+pub struct Updates {
+    pub(crate) rx: watch::Receiver<u64>,
 }
 
-impl core::fmt::Debug for X509Updates {
+impl core::fmt::Debug for Updates {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("X509Updates")
+        f.debug_struct("Updates")
             .field("seen_generation", &*self.rx.borrow())
             .finish()
     }
 }
 
-impl X509Updates {
+impl Updates {
     /// Waits for the next update. Several updates in quick succession may be seen as one;
     /// read the source's snapshot after each wake-up.
     ///
@@ -397,12 +398,4 @@ fn same_svid(a: &X509Svid, b: &X509Svid) -> bool {
     a.chain() == b.chain()
         && a.hint() == b.hint()
         && a.private_key().secret_der() == b.private_key().secret_der()
-}
-
-/// The Tokio instant at which the wall-clock time `at` arrives (now, if it has passed).
-fn instant_at(at: SystemTime) -> Instant {
-    let left = at
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    Instant::now() + left
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity, StreamKind};
-use spiffe_source::{X509Snapshot, X509Source, X509SourceBuilder, X509Updates};
+use spiffe_source::{Updates, X509Snapshot, X509Source, X509SourceBuilder};
 use spiffe_workload_api::BackoffPolicy;
 
 /// How long a test waits for something that should happen in milliseconds. Generous on
@@ -74,7 +74,7 @@ pub(crate) async fn until(
 }
 
 /// The next update notification; fails the test if none comes within [`WAIT`].
-pub(crate) async fn next_update(updates: &mut X509Updates) -> u64 {
+pub(crate) async fn next_update(updates: &mut Updates) -> u64 {
     within("a source update", updates.changed()).await.unwrap()
 }
 
