@@ -1,9 +1,10 @@
 //! A SPIFFE Workload API server with an in-memory CA, for development and for tests.
 //!
-//! The dev agent listens on a Unix socket and answers `FetchX509SVID` and `FetchX509Bundles`
-//! like a SPIFFE agent would: it runs a CA for one trust domain, issues X.509-SVIDs for the
-//! identities it is configured with, re-issues them at half their TTL, and pushes the full
-//! state on every open stream whenever something changes. On top of that it lets a test
+//! The dev agent listens on a Unix socket and answers the X.509 and JWT calls of the Workload
+//! API like a SPIFFE agent would: it runs a CA and a JWT signing key for one trust domain,
+//! issues X.509-SVIDs for the identities it is configured with, re-issues them at half their
+//! TTL, signs JWT-SVIDs on request, validates tokens, and pushes the full state on every open
+//! stream whenever something changes. On top of that it lets a test
 //! script what real agents do on bad days: refuse streams with a status, hold the first
 //! message, send malformed messages, end streams, revoke identities, rotate the CA, and go
 //! away and come back on the same socket path. It counts what it sees (stream opens, open
@@ -57,12 +58,36 @@
 //!   "no identity issued", on both X.509 calls.
 //! - A call without exactly one `workload.spiffe.io: true` header gets InvalidArgument
 //!   "security header missing from request".
-//! - JWT-SVID and WIT-SVID calls get Unimplemented.
+//! - JWT-SVIDs (`FetchJWTSVID`): one per identity the caller may have (only the requested
+//!   one if the request names a SPIFFE ID), signed with the agent's JWT key, ES256 unless
+//!   [`DevAgentBuilder::jwt_algorithm`] picks another algorithm of the JWT-SVID allow-list
+//!   ([`JwsAlgorithm`]; RSA keys are 2048 bits). Header `{alg, kid, typ: "JWT"}` with a
+//!   random 128-bit `kid`; claims `sub`, `aud` (a string for one audience, an array for
+//!   several), `iat` now and `exp` now plus the identity's JWT TTL
+//!   ([`Identity::with_jwt_ttl`], default [`DEFAULT_JWT_TTL`]). No audience, an empty one or
+//!   a malformed SPIFFE ID: InvalidArgument. No matching identity: PermissionDenied "no
+//!   identity issued".
+//! - JWT bundles (`FetchJWTBundles`, a stream): the agent's trust domain's JWK Set (current
+//!   key, then keys still in their grace period after
+//!   [`DevAgentHandle::rotate_jwt_key`]; public parts only, no `use`) plus federated JWT
+//!   bundles ([`DevAgentHandle::set_federated_jwt_bundle`]), keyed by `spiffe://td`; pushed
+//!   again on every change.
+//! - `ValidateJWTSVID`: the token is validated with `spiffe_svid::JwtSvid::validate` against
+//!   the bundles the agent serves (60 s leeway); the answer carries the SPIFFE ID and the
+//!   claims as a `google.protobuf.Struct`. A refused token, an empty audience or an empty
+//!   token: InvalidArgument. No identity is needed to validate.
+//! - WIT-SVID calls get Unimplemented.
 //!
 //! # Scripting
 //!
-//! - [`Fault`]s are queued per stream kind and consumed one per stream open
-//!   ([`DevAgentHandle::script`]).
+//! - [`Fault`]s are queued per [`CallKind`] and consumed one per stream open or unary call
+//!   ([`DevAgentHandle::script`]); on the JWT calls: a status, [`Fault::Hang`] (accept and
+//!   never answer, scenario H1), [`Fault::HoldFirst`], [`Garbage::ZeroSvids`],
+//!   [`Garbage::UnparsableToken`], raw answers ([`Fault::RawJwtSvid`], which repeated serves
+//!   the same token on every call, [`Fault::RawJwtBundles`], [`Fault::RawValidateJwtSvid`]).
+//! - [`DevAgentHandle::freeze_jwt_svids`] makes the agent hand out the same token for the same
+//!   SPIFFE ID and audience set on every call; [`DevAgentHandle::sign_jwt_claims`] signs any
+//!   claims (chosen times, `jti`) with the current key.
 //! - Injections act on streams that are already open: malformed messages
 //!   ([`DevAgentHandle::inject_garbage`]), raw responses, and ending streams with a status
 //!   ([`DevAgentHandle::end_streams`]).
@@ -75,13 +100,15 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `cli` | yes | the `spiffe-dev-agent` binary (clap) and [`AgentConfig`], the TOML configuration file |
+//! | `cli` | yes | the `spiffe-dev-agent` binary (clap; `--jwt-algorithm RS256`) and [`AgentConfig`], the TOML configuration file (`jwt_algorithm`, per identity `jwt_ttl`) |
 //!
 //! Depend on the library with `default-features = false` in tests to leave clap out.
 //!
 //! # Limitations
 //!
-//! - No JWT-SVIDs, JWT bundles or WIT-SVIDs yet (Unimplemented).
+//! - No WIT-SVIDs (Unimplemented).
+//! - One JWT signing key at a time per agent (plus retired ones in their grace period); every
+//!   start makes a new one. Federated JWT bundles are served as given, not fetched.
 //! - No CRLs; no TCP listener, Unix sockets only.
 //! - Callers are told apart by uid only; there is no other workload attestation.
 //! - The CA lives in memory only; every start makes a new one.
