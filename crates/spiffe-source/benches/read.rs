@@ -1,5 +1,9 @@
-//! Reading an `X509Source`: the per-handshake cost. Target: under 20 ns, flat from 1 to 2
-//! threads. Run: `cargo bench -p spiffe-source --bench read`.
+//! Reading a source on the hot path. Run: `cargo bench -p spiffe-source --bench read`.
+//!
+//! - `x509_source_read`: an `X509Source` snapshot as a handshake reads it. Target: under
+//!   20 ns, flat from 1 to 2 threads.
+//! - `jwt_source_fetch_cached`: a `JwtSource` handing out a cached JWT-SVID (no agent call).
+//!   Target: under 1 µs.
 #![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -8,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use spiffe_dev_agent::{DevAgent, Identity};
-use spiffe_source::X509Source;
+use spiffe_source::{JwtSource, X509Source};
 
 /// One read as a handshake does it: the snapshot, its default SVID and the peer's bundle.
 fn read(source: &X509Source) -> usize {
@@ -23,7 +27,7 @@ fn read(source: &X509Source) -> usize {
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_agent, source) = runtime.block_on(async {
+    let (agent, source) = runtime.block_on(async {
         let agent = DevAgent::builder()
             .trust_domain("example.org")
             .identity(
@@ -61,6 +65,30 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    let jwt = runtime.block_on(async {
+        JwtSource::builder()
+            .endpoint(agent.endpoint())
+            .build()
+            .await
+            .unwrap()
+    });
+    let calls_before = agent.stats().jwt_svid_calls;
+    runtime
+        .block_on(jwt.fetch_jwt_svid(&["spiffe://example.org/api"]))
+        .unwrap();
+    c.bench_function("jwt_source_fetch_cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(jwt.fetch_jwt_svid(black_box(&["spiffe://example.org/api"])))
+                .unwrap()
+        })
+    });
+    assert_eq!(
+        agent.stats().jwt_svid_calls,
+        calls_before + 1,
+        "the agent was asked again"
+    );
 }
 
 criterion_group!(benches, bench);
