@@ -161,9 +161,9 @@ mod x509;
 
 pub use error::{BundleError, JsonError, JwtKeyError, MemberProblem};
 pub use jwt::{EcCurve, JwtAuthority, JwtBundle, JwtPublicKey};
-pub use set::{JwtBundleSet, X509BundleSet};
+pub use set::{BundleSet, JwtBundleSet, SpiffeBundleSet, TrustDomainBundle, X509BundleSet};
 pub use source::{JwtBundleSource, X509BundleSource};
-pub use spiffe::{SpiffeBundle, SpiffeBundleSet};
+pub use spiffe::SpiffeBundle;
 pub use x509::X509Bundle;
 
 /// The largest input, DER, PEM or JSON, that [`X509Bundle::from_der`],

@@ -1,5 +1,3 @@
-use std::borrow::Borrow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -11,7 +9,9 @@ use x509_cert::der::{Decode, Reader, SliceReader};
 use crate::der::parse_certificate;
 use crate::json::{self, RawJwk, RawX5c, Value, decode_base64, optional_text};
 use crate::jwt::{OutDocument, OutJwk, check_size, document_keys, jwt_authority, to_json_string};
-use crate::{BundleError, JwtBundle, JwtBundleSource, X509Bundle, X509BundleSource};
+use crate::{
+    BundleError, JwtBundle, JwtBundleSource, SpiffeBundleSet, X509Bundle, X509BundleSource,
+};
 
 /// `use` of a key that is an X.509 authority (SPIFFE Trust Domain and Bundle §4.2.1).
 const USE_X509_SVID: &str = "x509-svid";
@@ -311,97 +311,6 @@ fn rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
         .sequence(|seq| Ok((UintRef::decode(seq)?, UintRef::decode(seq)?)))
         .ok()?;
     reader.is_finished().then_some((n.as_bytes(), e.as_bytes()))
-}
-
-/// SPIFFE bundles keyed by trust domain, as a federating server or a bundle endpoint client
-/// keeps them.
-///
-/// Holds at most one bundle per trust domain; inserting a bundle replaces the one of the same
-/// trust domain. Iteration is in trust domain order. The set answers both
-/// [`X509BundleSource`] and [`JwtBundleSource`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SpiffeBundleSet {
-    bundles: BTreeMap<TrustDomain, SpiffeBundle>,
-}
-
-impl SpiffeBundleSet {
-    /// An empty set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `bundle`, returning the bundle it replaces for the same trust domain, if any.
-    pub fn insert(&mut self, bundle: SpiffeBundle) -> Option<SpiffeBundle> {
-        self.bundles.insert(bundle.trust_domain().clone(), bundle)
-    }
-
-    /// The bundle of a trust domain, looked up by `&str` (`"example.org"`) or `&TrustDomain`.
-    pub fn get<Q>(&self, trust_domain: &Q) -> Option<&SpiffeBundle>
-    where
-        TrustDomain: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.bundles.get(trust_domain)
-    }
-
-    /// Removes and returns the bundle of a trust domain.
-    pub fn remove<Q>(&mut self, trust_domain: &Q) -> Option<SpiffeBundle>
-    where
-        TrustDomain: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.bundles.remove(trust_domain)
-    }
-
-    /// Whether the set has a bundle for the trust domain.
-    pub fn contains<Q>(&self, trust_domain: &Q) -> bool
-    where
-        TrustDomain: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.bundles.contains_key(trust_domain)
-    }
-
-    /// The bundles, in trust domain order.
-    pub fn iter(&self) -> impl Iterator<Item = &SpiffeBundle> {
-        self.bundles.values()
-    }
-
-    /// The number of trust domains with a bundle.
-    pub fn len(&self) -> usize {
-        self.bundles.len()
-    }
-
-    /// Whether the set holds no bundle.
-    pub fn is_empty(&self) -> bool {
-        self.bundles.is_empty()
-    }
-}
-
-impl FromIterator<SpiffeBundle> for SpiffeBundleSet {
-    /// Collects bundles; a later bundle replaces an earlier one of the same trust domain.
-    fn from_iter<I: IntoIterator<Item = SpiffeBundle>>(iter: I) -> Self {
-        let mut set = Self::new();
-        set.extend(iter);
-        set
-    }
-}
-
-impl Extend<SpiffeBundle> for SpiffeBundleSet {
-    fn extend<I: IntoIterator<Item = SpiffeBundle>>(&mut self, iter: I) {
-        for bundle in iter {
-            self.insert(bundle);
-        }
-    }
-}
-
-impl IntoIterator for SpiffeBundleSet {
-    type Item = SpiffeBundle;
-    type IntoIter = std::collections::btree_map::IntoValues<TrustDomain, SpiffeBundle>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.bundles.into_values()
-    }
 }
 
 impl X509BundleSource for SpiffeBundleSet {
