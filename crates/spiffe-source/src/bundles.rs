@@ -279,29 +279,7 @@ pub struct BundleSourceBuilder {
 }
 
 impl BundleSourceBuilder {
-    /// The Workload API address; it wins over `SPIFFE_ENDPOINT_SOCKET`.
-    pub fn endpoint(mut self, address: impl Into<String>) -> Self {
-        self.connection.endpoint = Some(address.into());
-        self
-    }
-
-    /// Uses this client instead of creating one.
-    pub fn client(mut self, client: WorkloadApiClient) -> Self {
-        self.connection.client = Some(client);
-        self
-    }
-
-    /// How long [`build`](Self::build) waits for the first message of each stream.
-    pub fn first_update_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.connection.first_update_timeout = Some(timeout);
-        self
-    }
-
-    /// The retry schedule after a failure.
-    pub fn backoff(mut self, policy: spiffe_workload_api::BackoffPolicy) -> Self {
-        self.connection.backoff = policy;
-        self
-    }
+    crate::follow::connection_setters!();
 
     /// Starts both streams and waits for the first message of each.
     ///

@@ -61,6 +61,54 @@ pub(crate) struct Diagnostics {
     pub(crate) stopped: Option<SourceError>,
 }
 
+/// The builder methods every source shares: where the Workload API is, how long the first
+/// update may take, how to retry. Expands inside an `impl` of a builder with a
+/// `connection: Connection` field.
+macro_rules! connection_setters {
+    () => {
+        /// The Workload API address, such as `unix:///run/spire/agent.sock`. It wins over
+        /// `SPIFFE_ENDPOINT_SOCKET`.
+        pub fn endpoint(mut self, address: impl Into<String>) -> Self {
+            self.connection.endpoint = Some(address.into());
+            self
+        }
+
+        /// Uses this client instead of creating one (for a custom channel or settings).
+        pub fn client(mut self, client: spiffe_workload_api::WorkloadApiClient) -> Self {
+            self.connection.client = Some(client);
+            self
+        }
+
+        /// How long [`build`](Self::build) waits for the first usable update (default 30 s).
+        pub fn first_update_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.connection.first_update_timeout = Some(timeout);
+            self
+        }
+
+        /// Makes [`build`](Self::build) wait for the first update for as long as it takes.
+        pub fn wait_forever(mut self) -> Self {
+            self.connection.first_update_timeout = None;
+            self
+        }
+
+        /// The retry schedule after a failure (default: from 200 ms, doubling, at most 10 s,
+        /// with jitter).
+        pub fn backoff(mut self, policy: spiffe_workload_api::BackoffPolicy) -> Self {
+            self.connection.backoff = policy;
+            self
+        }
+
+        /// The retry schedule while the agent has issued no identity (default: from 1 s,
+        /// doubling, at most 30 s, with jitter).
+        pub fn slow_backoff(mut self, policy: spiffe_workload_api::BackoffPolicy) -> Self {
+            self.connection.slow_backoff = policy;
+            self
+        }
+    };
+}
+
+pub(crate) use connection_setters;
+
 /// Where a source finds the Workload API and how it retries; shared by the source builders.
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {

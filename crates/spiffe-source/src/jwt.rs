@@ -335,29 +335,7 @@ pub struct JwtSourceBuilder {
 }
 
 impl JwtSourceBuilder {
-    /// The Workload API address; it wins over `SPIFFE_ENDPOINT_SOCKET`.
-    pub fn endpoint(mut self, address: impl Into<String>) -> Self {
-        self.connection.endpoint = Some(address.into());
-        self
-    }
-
-    /// Uses this client instead of creating one.
-    pub fn client(mut self, client: WorkloadApiClient) -> Self {
-        self.connection.client = Some(client);
-        self
-    }
-
-    /// How long [`build`](Self::build) waits for the first JWT bundles (default 30 s).
-    pub fn first_update_timeout(mut self, timeout: Duration) -> Self {
-        self.connection.first_update_timeout = Some(timeout);
-        self
-    }
-
-    /// The retry schedule of the bundle stream after a failure.
-    pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
-        self.connection.backoff = policy;
-        self
-    }
+    crate::follow::connection_setters!();
 
     /// Starts the JWT bundle stream and waits for its first message.
     ///

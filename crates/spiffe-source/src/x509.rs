@@ -1,12 +1,10 @@
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use spiffe_id::SpiffeId;
 use spiffe_svid::X509Svid;
-use spiffe_workload_api::{
-    BackoffPolicy, WorkloadApiClient, WorkloadApiError, X509Context, X509ContextStream,
-};
+use spiffe_workload_api::{WorkloadApiClient, WorkloadApiError, X509Context, X509ContextStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -174,30 +172,7 @@ pub struct X509SourceBuilder {
 }
 
 impl X509SourceBuilder {
-    /// The Workload API address, such as `unix:///run/spire/agent.sock`. It wins over
-    /// `SPIFFE_ENDPOINT_SOCKET`.
-    pub fn endpoint(mut self, address: impl Into<String>) -> Self {
-        self.connection.endpoint = Some(address.into());
-        self
-    }
-
-    /// Uses this client instead of creating one (for a custom channel or settings).
-    pub fn client(mut self, client: WorkloadApiClient) -> Self {
-        self.connection.client = Some(client);
-        self
-    }
-
-    /// How long [`build`](Self::build) waits for the first usable update (default 30 s).
-    pub fn first_update_timeout(mut self, timeout: Duration) -> Self {
-        self.connection.first_update_timeout = Some(timeout);
-        self
-    }
-
-    /// Makes [`build`](Self::build) wait for the first update for as long as it takes.
-    pub fn wait_forever(mut self) -> Self {
-        self.connection.first_update_timeout = None;
-        self
-    }
+    crate::follow::connection_setters!();
 
     /// Serves the SVID with this hint as the default.
     pub fn pick_hint(mut self, hint: impl Into<String>) -> Self {
@@ -214,20 +189,6 @@ impl X509SourceBuilder {
     /// Sets the SVID picker.
     pub fn picker(mut self, picker: SvidPicker) -> Self {
         self.picker = picker;
-        self
-    }
-
-    /// The retry schedule after a failure (default: from 200 ms, doubling, at most 10 s,
-    /// with jitter).
-    pub fn backoff(mut self, policy: BackoffPolicy) -> Self {
-        self.connection.backoff = policy;
-        self
-    }
-
-    /// The retry schedule while the agent has issued no identity (default: from 1 s,
-    /// doubling, at most 30 s, with jitter).
-    pub fn slow_backoff(mut self, policy: BackoffPolicy) -> Self {
-        self.connection.slow_backoff = policy;
         self
     }
 
