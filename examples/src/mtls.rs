@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
-use spiffe_id::{IdMatcher, SpiffeId};
+use spiffe_id::SpiffeId;
 use spiffe_source::X509Source;
+use spiffe_svid::LeafInfo;
+use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-
-use crate::tls;
 
 /// Settings of one demo run.
 #[derive(Clone, Debug)]
@@ -144,20 +144,21 @@ pub async fn run(config: DemoConfig) -> Result<Summary, Box<dyn std::error::Erro
     let server_rotations = watch_rotations("server", server_source.clone(), log.clone());
     let client_rotations = watch_rotations("client", client_source.clone(), log.clone());
 
-    let server_config = tls::server_config(server_source.clone(), IdMatcher::exact(client_id))?;
+    // Built once: every handshake reads the sources' current SVIDs and bundles.
+    let server_config =
+        ServerConfigBuilder::mtls(server_source.clone(), Authorizer::exact(client_id)).build()?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(server_config))));
     log.line(format!("server {SERVER_ID} listening on {addr}"));
 
-    let client = TlsConnector::from(Arc::new(tls::client_config(
-        client_source.clone(),
-        IdMatcher::exact(server_id.clone()),
-    )?));
-    let rogue = TlsConnector::from(Arc::new(tls::client_config(
-        rogue_source.clone(),
-        IdMatcher::exact(server_id),
-    )?));
+    let client = TlsConnector::from(Arc::new(
+        ClientConfigBuilder::mtls(client_source.clone(), Authorizer::exact(server_id.clone()))
+            .build()?,
+    ));
+    let rogue = TlsConnector::from(Arc::new(
+        ClientConfigBuilder::mtls(rogue_source.clone(), Authorizer::exact(server_id)).build()?,
+    ));
 
     let mut summary = Summary {
         rogue_refused: true,
@@ -189,10 +190,7 @@ pub async fn run(config: DemoConfig) -> Result<Summary, Box<dyn std::error::Erro
                 summary.ok += 1;
                 let snapshot = client_source.snapshot();
                 let (serial, left) = match snapshot.svid() {
-                    Ok(svid) => (
-                        svid.serial_hex().to_owned(),
-                        tls::seconds_left(svid.not_after()),
-                    ),
+                    Ok(svid) => (svid.serial_hex().to_owned(), seconds_left(svid.not_after())),
                     Err(_) => (String::from("-"), 0.0),
                 };
                 log.line(format!(
@@ -313,7 +311,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor) {
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let caller = tls::peer_info(tls.get_ref().1.peer_certificates());
+            let caller = peer_info(tls.get_ref().1.peer_certificates());
             let mut stream = BufReader::new(tls);
             let mut line = String::new();
             if stream.read_line(&mut line).await.is_ok() {
@@ -343,7 +341,7 @@ async fn request(connector: &TlsConnector, addr: SocketAddr) -> io::Result<Reply
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))??;
 
-    let info = tls::peer_info(tls.get_ref().1.peer_certificates())
+    let info = peer_info(tls.get_ref().1.peer_certificates())
         .ok_or_else(|| io::Error::other("the server presented no SPIFFE certificate"))?;
     let (peer, peer_serial) = (info.spiffe_id.to_string(), info.serial_hex);
 
@@ -358,6 +356,19 @@ async fn request(connector: &TlsConnector, addr: SocketAddr) -> io::Result<Reply
         return Err(io::Error::other(format!("unexpected reply {line:?}")));
     }
     Ok(Reply { peer, peer_serial })
+}
+
+/// The SPIFFE ID, serial and expiry of a peer that the handshake verified.
+fn peer_info(certs: Option<&[CertificateDer<'_>]>) -> Option<LeafInfo> {
+    spiffe_svid::inspect_leaf(certs?.first()?).ok()
+}
+
+/// Seconds until `at`, negative when it has passed.
+fn seconds_left(at: std::time::SystemTime) -> f64 {
+    match at.duration_since(std::time::SystemTime::now()) {
+        Ok(left) => left.as_secs_f64(),
+        Err(past) => -past.duration().as_secs_f64(),
+    }
 }
 
 fn short(serial: &str) -> &str {

@@ -1,5 +1,5 @@
-//! TLS configurations over one source: scenario L7, with real handshakes through the rustls
-//! glue of the examples crate.
+//! TLS configurations over one source: scenario L7, with real handshakes through
+//! spiffe-tls.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use common::{WEB, agent_with, issued_serial, next_update, source_on, within};
 use rustls::pki_types::ServerName;
-use spiffe_examples::tls::{client_config, server_config};
-use spiffe_id::{IdMatcher, SpiffeId};
+use spiffe_id::SpiffeId;
 use spiffe_source::X509Source;
 use spiffe_svid::X509Svid;
+use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -58,8 +58,16 @@ async fn handshake(
     })
 }
 
-fn web() -> IdMatcher {
-    IdMatcher::Exact(SpiffeId::parse(WEB).unwrap())
+fn web() -> Authorizer {
+    Authorizer::exact(SpiffeId::parse(WEB).unwrap())
+}
+
+fn client_config(source: X509Source, servers: Authorizer) -> rustls::ClientConfig {
+    ClientConfigBuilder::mtls(source, servers).build().unwrap()
+}
+
+fn server_config(source: X509Source, clients: Authorizer) -> rustls::ServerConfig {
+    ServerConfigBuilder::mtls(source, clients).build().unwrap()
 }
 
 fn current_leaf(source: &X509Source) -> Vec<u8> {
@@ -82,8 +90,8 @@ async fn fifty_tls_configurations_from_one_source_share_one_agent_stream() {
     let mut clients = Vec::new();
     let mut servers = Vec::new();
     for _ in 0..50 {
-        clients.push(Arc::new(client_config(source.clone(), web()).unwrap()));
-        servers.push(Arc::new(server_config(source.clone(), web()).unwrap()));
+        clients.push(Arc::new(client_config(source.clone(), web())));
+        servers.push(Arc::new(server_config(source.clone(), web())));
     }
 
     let stats = agent.stats();
@@ -125,16 +133,16 @@ async fn fifty_tls_configurations_from_one_source_share_one_agent_stream() {
     assert_eq!(stats.open_x509_svid_streams, 1);
 }
 
-/// The glue authorises by SPIFFE ID: a server that accepts only another workload refuses
+/// spiffe-tls authorises by SPIFFE ID: a server that accepts only another workload refuses
 /// our client even though its chain verifies.
 #[tokio::test]
 async fn tls_server_refuses_a_verified_client_it_does_not_authorise() {
     let agent = agent_with(&[WEB]).await;
     let source = source_on(&agent).build().await.unwrap();
-    let only_db = IdMatcher::Exact(SpiffeId::parse(common::DB).unwrap());
+    let only_db = Authorizer::exact(SpiffeId::parse(common::DB).unwrap());
 
-    let client = Arc::new(client_config(source.clone(), web()).unwrap());
-    let server = Arc::new(server_config(source.clone(), only_db).unwrap());
+    let client = Arc::new(client_config(source.clone(), web()));
+    let server = Arc::new(server_config(source.clone(), only_db));
     let refused = within("a refused handshake", handshake(client, server)).await;
 
     let error = refused
