@@ -208,7 +208,11 @@ async fn resumed_sessions_are_refused_once_the_bundle_changed() {
     // forgets, the client's ticket is refused and the handshake is full.
     client_source.close().await;
     after(|| agent.rotate_ca().unwrap(), &[&server_source]).await;
-    assert_eq!(kind(&client, &server), HandshakeKind::Resumed, "same roots, new SVIDs");
+    assert_eq!(
+        kind(&client, &server),
+        HandshakeKind::Resumed,
+        "same roots, new SVIDs"
+    );
     after(|| agent.prepare_ca_rotation().unwrap(), &[&server_source]).await;
     assert_eq!(kind(&client, &server), HandshakeKind::Full);
 }
