@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `cargo xtask codegen` | regenerates the Workload API gRPC code from `proto/workloadapi.proto` into `crates/spiffe-workload-api/src/generated/` |
 //! | `cargo xtask codegen --check` | regenerates into a temporary directory and fails when the committed files differ |
+//! | `cargo xtask interop` | builds SPIRE (cached), runs go-spiffe and py-spiffe against our dev agent, the differential vectors, and our crates against SPIRE (see `interop.rs`) |
 //!
 //! The proto is compiled with `protox` (pure Rust, no `protoc`), the Rust code is written by
 //! `tonic-prost-build`, then post-processed (an `@generated` header, the server module put
@@ -19,6 +20,8 @@ use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod interop;
 
 /// The vendored proto, relative to the workspace root.
 const PROTO_DIR: &str = "proto";
@@ -50,16 +53,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
-    let mode = match args.as_slice() {
-        ["codegen"] => Mode::Write,
-        ["codegen", "--check"] => Mode::Check,
+    let result = match args.as_slice() {
+        ["codegen"] => codegen(Mode::Write),
+        ["codegen", "--check"] => codegen(Mode::Check),
+        ["interop"] => interop::run(&workspace_root()),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check]");
+            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask interop");
             return ExitCode::from(2);
         }
     };
 
-    match codegen(mode) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
