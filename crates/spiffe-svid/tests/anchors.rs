@@ -25,10 +25,13 @@ fn bundle(td: &str, cas: &[&[u8]]) -> X509Bundle {
     X509Bundle::from_der(TrustDomain::new(td).unwrap(), &cas.concat()).unwrap()
 }
 
+/// The signature algorithms of whichever backend the crate is built with.
 fn algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
-    rustls::crypto::aws_lc_rs::default_provider()
-        .signature_verification_algorithms
-        .all
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    let provider = rustls::crypto::ring::default_provider();
+    provider.signature_verification_algorithms.all
 }
 
 fn verify(
