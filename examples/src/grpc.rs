@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
+use spiffe_dev_agent::{DevAgent, Identity};
 use spiffe_id::SpiffeId;
 use spiffe_source::X509Source;
 use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
@@ -34,6 +34,8 @@ pub mod proto {
 use proto::greeter_client::GreeterClient;
 use proto::greeter_server::{Greeter, GreeterServer};
 use proto::{HelloReply, HelloRequest};
+
+use crate::demo;
 
 const SERVER_ID: &str = "spiffe://example.org/grpc/server";
 const CLIENT_ID: &str = "spiffe://example.org/ns/prod/sa/frontend";
@@ -132,9 +134,9 @@ pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
         .identity(Identity::new(ROGUE_ID).with_hint("rogue"))
         .start()
         .await?;
-    let server_source = source(&agent, "server").await?;
-    let client_source = source(&agent, "client").await?;
-    let rogue_source = source(&agent, "rogue").await?;
+    let server_source = demo::source_by_hint(&agent.endpoint(), "server").await?;
+    let client_source = demo::source_by_hint(&agent.endpoint(), "client").await?;
+    let rogue_source = demo::source_by_hint(&agent.endpoint(), "rogue").await?;
 
     // Frontends of any namespace may call; nobody else.
     let frontends = Authorizer::pattern("spiffe://example.org/ns/*/sa/frontend")?;
@@ -173,15 +175,6 @@ pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
     }
     agent.stop().await;
     Ok(summary)
-}
-
-async fn source(agent: &DevAgentHandle, hint: &str) -> Result<X509Source, Box<dyn Error>> {
-    let source = X509Source::builder()
-        .endpoint(agent.endpoint())
-        .pick_hint(hint)
-        .build()
-        .await?;
-    Ok(source)
 }
 
 fn connector(source: X509Source, server: Authorizer) -> Result<TlsConnector, rustls::Error> {

@@ -14,12 +14,13 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
+use spiffe_dev_agent::{DevAgent, Identity};
 use spiffe_id::SpiffeId;
-use spiffe_source::X509Source;
 use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::demo;
 
 const SERVER_ID: &str = "spiffe://example.org/web/server";
 const CLIENT_ID: &str = "spiffe://example.org/web/client";
@@ -59,9 +60,9 @@ pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
         .identity(Identity::new(ROGUE_ID).with_hint("rogue"))
         .start()
         .await?;
-    let server_source = source(&agent, "server").await?;
-    let client_source = source(&agent, "client").await?;
-    let rogue_source = source(&agent, "rogue").await?;
+    let server_source = demo::source_by_hint(&agent.endpoint(), "server").await?;
+    let client_source = demo::source_by_hint(&agent.endpoint(), "client").await?;
+    let rogue_source = demo::source_by_hint(&agent.endpoint(), "rogue").await?;
 
     // The server accepts only the clients under /web.
     let web = Authorizer::path_prefix(SpiffeId::parse("spiffe://example.org/web")?);
@@ -101,15 +102,6 @@ pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
     }
     agent.stop().await;
     Ok(summary)
-}
-
-async fn source(agent: &DevAgentHandle, hint: &str) -> Result<X509Source, Box<dyn Error>> {
-    let source = X509Source::builder()
-        .endpoint(agent.endpoint())
-        .pick_hint(hint)
-        .build()
-        .await?;
-    Ok(source)
 }
 
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor) {

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -15,6 +15,8 @@ use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
 use spiffe_id::{IdMatcher, SpiffeId};
 use spiffe_source::{JwtSource, SourceError};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::demo::{self, Log, seconds_left};
 
 /// Settings of one demo run.
 #[derive(Clone, Debug)]
@@ -104,29 +106,13 @@ const INTRUDER_ID: &str = "spiffe://example.org/demo/intruder";
 ///
 /// When the agent, the sources or the listener cannot be set up.
 pub async fn run(config: JwtDemoConfig) -> Result<JwtSummary, Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let log = Log {
-        started,
-        verbose: config.verbose,
-    };
+    let log = Log::new(config.verbose);
+    let started = log.started();
 
-    let from_env = std::env::var("SPIFFE_ENDPOINT_SOCKET")
-        .ok()
-        .filter(|_| config.use_env);
-    let (agent, endpoint) = match from_env {
-        Some(endpoint) if !endpoint.is_empty() => {
-            log.line(format!("using the Workload API at {endpoint}"));
-            (None, endpoint)
-        }
-        _ => {
-            let agent = start_agent(config.jwt_ttl).await?;
-            let endpoint = agent.endpoint();
-            log.line(format!(
-                "embedded dev agent for {TRUST_DOMAIN} at {endpoint}"
-            ));
-            (Some(agent), endpoint)
-        }
-    };
+    let (agent, endpoint) = demo::endpoint(config.use_env, &log, async || {
+        start_agent(config.jwt_ttl).await
+    })
+    .await?;
 
     // One long-lived source per workload: the service validates, the client fetches.
     let service_source = JwtSource::builder()
@@ -387,32 +373,4 @@ async fn call(
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// Seconds until `at`, negative when it has passed.
-fn seconds_left(at: std::time::SystemTime) -> f64 {
-    match at.duration_since(std::time::SystemTime::now()) {
-        Ok(left) => left.as_secs_f64(),
-        Err(past) => -past.duration().as_secs_f64(),
-    }
-}
-
-/// Timestamped output.
-#[derive(Clone)]
-struct Log {
-    started: Instant,
-    verbose: bool,
-}
-
-impl Log {
-    fn line(&self, text: String) {
-        if self.verbose {
-            self.always(text);
-        }
-    }
-
-    #[allow(clippy::print_stdout, reason = "the demo's output is its purpose")]
-    fn always(&self, text: String) {
-        println!("[{:6.2}s] {text}", self.started.elapsed().as_secs_f64());
-    }
 }

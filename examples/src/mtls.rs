@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
@@ -18,6 +18,8 @@ use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::demo::{self, Log, seconds_left, source_by_hint};
 
 /// Settings of one demo run.
 #[derive(Clone, Debug)]
@@ -104,40 +106,18 @@ const ROGUE_ID: &str = "spiffe://example.org/demo/rogue";
 ///
 /// When the agent, the sources or the listener cannot be set up.
 pub async fn run(config: DemoConfig) -> Result<Summary, Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let log = Log {
-        started,
-        verbose: config.verbose,
-    };
+    let log = Log::new(config.verbose);
+    let started = log.started();
 
-    let from_env = std::env::var("SPIFFE_ENDPOINT_SOCKET")
-        .ok()
-        .filter(|_| config.use_env);
-    let (agent, endpoint) = match from_env {
-        Some(endpoint) if !endpoint.is_empty() => {
-            log.line(format!("using the Workload API at {endpoint}"));
-            (None, endpoint)
-        }
-        _ => {
-            let agent = start_agent(config.svid_ttl).await?;
-            let endpoint = agent.endpoint();
-            log.line(format!(
-                "embedded dev agent for {TRUST_DOMAIN} at {endpoint}"
-            ));
-            (Some(agent), endpoint)
-        }
-    };
+    let (agent, endpoint) = demo::endpoint(config.use_env, &log, async || {
+        start_agent(config.svid_ttl).await
+    })
+    .await?;
 
     // One long-lived source per workload, picked by hint.
-    let source = |hint: &'static str| {
-        X509Source::builder()
-            .endpoint(endpoint.clone())
-            .pick_hint(hint)
-            .build()
-    };
-    let server_source = source("server").await?;
-    let client_source = source("client").await?;
-    let rogue_source = source("rogue").await?;
+    let server_source = source_by_hint(&endpoint, "server").await?;
+    let client_source = source_by_hint(&endpoint, "client").await?;
+    let rogue_source = source_by_hint(&endpoint, "rogue").await?;
     let server_id = SpiffeId::parse(SERVER_ID)?;
     let client_id = SpiffeId::parse(CLIENT_ID)?;
 
@@ -363,34 +343,6 @@ fn peer_info(certs: Option<&[CertificateDer<'_>]>) -> Option<LeafInfo> {
     spiffe_svid::inspect_leaf(certs?.first()?).ok()
 }
 
-/// Seconds until `at`, negative when it has passed.
-fn seconds_left(at: std::time::SystemTime) -> f64 {
-    match at.duration_since(std::time::SystemTime::now()) {
-        Ok(left) => left.as_secs_f64(),
-        Err(past) => -past.duration().as_secs_f64(),
-    }
-}
-
 fn short(serial: &str) -> &str {
     serial.get(..12).unwrap_or(serial)
-}
-
-/// Timestamped output.
-#[derive(Clone)]
-struct Log {
-    started: Instant,
-    verbose: bool,
-}
-
-impl Log {
-    fn line(&self, text: String) {
-        if self.verbose {
-            self.always(text);
-        }
-    }
-
-    #[allow(clippy::print_stdout, reason = "the demo's output is its purpose")]
-    fn always(&self, text: String) {
-        println!("[{:6.2}s] {text}", self.started.elapsed().as_secs_f64());
-    }
 }
