@@ -178,11 +178,12 @@ impl Deployment {
         deployment.federate()?;
 
         let token = deployment.server_cmd("a", &["token", "generate", "-ttl", "600"])?;
+        // "Token: <uuid>", then a warning line about the missing SPIFFE ID.
         let token = token
-            .split_whitespace()
-            .last()
-            .ok_or("`token generate` printed nothing")?
-            .to_owned();
+            .lines()
+            .find_map(|l| l.strip_prefix("Token:"))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| format!("no token in `token generate` output:\n{token}"))?;
         let parent = format!("spiffe://{TRUST_DOMAIN}/spire/agent/join_token/{token}");
         for entry in entries {
             deployment.create_entry(&parent, entry)?;
