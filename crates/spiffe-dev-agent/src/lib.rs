@@ -116,6 +116,12 @@
 //!   call [`DevAgentHandle::prepare_ca_rotation`] first for a bundle-only update before it.
 //! - Private keys are not zeroised; this is a development tool, never run it for real
 //!   workloads.
+//! - gRPC clients built on grpcio (py-spiffe, for one) send the percent-encoded socket path as
+//!   the HTTP/2 `:authority`, which the HTTP/2 library under tonic refuses (the stream is
+//!   reset with PROTOCOL_ERROR before the agent sees the call). Such clients must set the
+//!   channel option `grpc.default_authority` (e.g. to `localhost`); go-spiffe and this
+//!   workspace's client are unaffected. The interoperability run checks both facts
+//!   (`tests/interop/divergences.json`).
 
 #![forbid(unsafe_code)]
 
