@@ -63,11 +63,6 @@ mod jwt;
 mod snapshot;
 mod x509;
 
-/// The README's example, compiled as a doctest so that it cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 pub use bundles::{BundleGuard, BundleSource, BundleSourceBuilder, BundleUpdates};
 pub use error::SourceError;
 pub use follow::DEFAULT_FIRST_UPDATE_TIMEOUT;

@@ -98,6 +98,12 @@ mod resumption;
 mod source;
 mod verify;
 
+/// The README's examples (sources and TLS), compiled as doctests so that they cannot drift
+/// from the API. This crate sees every layer they use.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use authorize::Authorizer;
 pub use config::{ClientConfigBuilder, ServerConfigBuilder, default_provider};
 pub use source::{StaticMaterial, StaticSource, SvidSnapshot, SvidSource};
