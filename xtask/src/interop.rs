@@ -108,13 +108,14 @@ pub(crate) fn run(root: &Path) -> Result<(), BoxError> {
     step(
         "differential vectors (go-spiffe vs our crates)",
         &mut || {
-            let shared = root.join("../shared/vectors");
+            // The workspace's own copies of the shared vectors, so the stage runs from any
+            // checkout (crates/*/tests/data, with their licence).
             let verdicts = capture(
                 Command::new(go_bin.join("vectors"))
                     .arg("-ids")
-                    .arg(shared.join("spiffe-id.tsv"))
+                    .arg(root.join("crates/spiffe-id/tests/data/spiffe-id.tsv"))
                     .arg("-x509svid")
-                    .arg(shared.join("go-spiffe/svid/x509svid")),
+                    .arg(root.join("crates/spiffe-svid/tests/data/go-spiffe/x509svid")),
                 120,
             )?;
             let file = target.join("interop-go-verdicts.json");
