@@ -383,14 +383,7 @@ impl Shared {
     }
 
     pub(crate) fn set_federated(&self, trust_domain: &str, der: Option<Vec<u8>>) {
-        let key = format!("spiffe://{trust_domain}");
-        {
-            let mut inner = self.inner.lock();
-            match der {
-                Some(der) => inner.federated.insert(key, der),
-                None => inner.federated.remove(&key),
-            };
-        }
+        set_entry(&mut self.inner.lock().federated, trust_domain, der);
         self.publish();
     }
 
@@ -642,14 +635,7 @@ impl Shared {
     }
 
     pub(crate) fn set_federated_jwt(&self, trust_domain: &str, jwks: Option<Vec<u8>>) {
-        let key = format!("spiffe://{trust_domain}");
-        {
-            let mut inner = self.inner.lock();
-            match jwks {
-                Some(jwks) => inner.federated_jwt.insert(key, jwks),
-                None => inner.federated_jwt.remove(&key),
-            };
-        }
+        set_entry(&mut self.inner.lock().federated_jwt, trust_domain, jwks);
         self.publish_jwt();
     }
 
@@ -767,4 +753,18 @@ fn issue(ca: &Authority, identity: Identity) -> Result<Entry, DevAgentError> {
         renew_at,
         revoked: None,
     })
+}
+
+/// Sets (or with `None` removes) the entry of `trust_domain` in a federated bundle map, which
+/// is keyed by trust domain ID as the Workload API sends it.
+fn set_entry(map: &mut BTreeMap<String, Vec<u8>>, trust_domain: &str, value: Option<Vec<u8>>) {
+    let key = format!("spiffe://{trust_domain}");
+    match value {
+        Some(value) => {
+            map.insert(key, value);
+        }
+        None => {
+            map.remove(&key);
+        }
+    }
 }
