@@ -2,26 +2,19 @@
 //! across a rotation of the agent's JWT key. Run: `cargo run --example jwt-demo [-- --seconds N]`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
+use spiffe_examples::demo;
 use spiffe_examples::jwt::{self, JwtDemoConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config = JwtDemoConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (
-            arg.as_str(),
-            args.next().and_then(|v| v.parse::<u64>().ok()),
-        ) {
-            ("--seconds", Some(s)) => config.duration = Duration::from_secs(s),
-            ("--ttl", Some(s)) => config.jwt_ttl = Duration::from_secs(s),
-            _ => {
-                eprintln!("usage: jwt-demo [--seconds N] [--ttl N]");
-                return ExitCode::from(2);
-            }
+    match demo::seconds_and_ttl("jwt-demo [--seconds N] [--ttl N]") {
+        Ok((seconds, ttl)) => {
+            config.duration = seconds.unwrap_or(config.duration);
+            config.jwt_ttl = ttl.unwrap_or(config.jwt_ttl);
         }
+        Err(status) => return status,
     }
 
     let summary = match jwt::run(config).await {
@@ -47,14 +40,5 @@ async fn main() -> ExitCode {
         summary.rotation_seen
     );
 
-    let problems = summary.problems();
-    if problems.is_empty() {
-        println!("PASS");
-        ExitCode::SUCCESS
-    } else {
-        for problem in problems {
-            println!("FAIL: {problem}");
-        }
-        ExitCode::FAILURE
-    }
+    demo::verdict(summary.problems())
 }

@@ -2,26 +2,19 @@
 //! across SVID and CA rotations. Run: `cargo run --example mtls-demo [-- --seconds N]`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
+use spiffe_examples::demo;
 use spiffe_examples::mtls::{self, DemoConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config = DemoConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (
-            arg.as_str(),
-            args.next().and_then(|v| v.parse::<u64>().ok()),
-        ) {
-            ("--seconds", Some(s)) => config.duration = Duration::from_secs(s),
-            ("--ttl", Some(s)) => config.svid_ttl = Duration::from_secs(s),
-            _ => {
-                eprintln!("usage: mtls-demo [--seconds N] [--ttl N]");
-                return ExitCode::from(2);
-            }
+    match demo::seconds_and_ttl("mtls-demo [--seconds N] [--ttl N]") {
+        Ok((seconds, ttl)) => {
+            config.duration = seconds.unwrap_or(config.duration);
+            config.svid_ttl = ttl.unwrap_or(config.svid_ttl);
         }
+        Err(status) => return status,
     }
 
     let summary = match mtls::run(config).await {
@@ -44,14 +37,5 @@ async fn main() -> ExitCode {
     );
     println!("unauthorised client refused: {}", summary.rogue_refused);
 
-    let problems = summary.problems();
-    if problems.is_empty() {
-        println!("PASS");
-        ExitCode::SUCCESS
-    } else {
-        for problem in problems {
-            println!("FAIL: {problem}");
-        }
-        ExitCode::FAILURE
-    }
+    demo::verdict(summary.problems())
 }

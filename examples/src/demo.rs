@@ -1,7 +1,8 @@
 //! What the demos share: where the Workload API is, a source per workload, timestamped output.
 
 use std::error::Error;
-use std::time::{Instant, SystemTime};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
 
 use spiffe_dev_agent::DevAgentHandle;
 use spiffe_source::X509Source;
@@ -49,6 +50,41 @@ pub async fn source_by_hint(endpoint: &str, hint: &str) -> Result<X509Source, Bo
         .build()
         .await?;
     Ok(source)
+}
+
+/// Reads `--seconds N` and `--ttl N` from the command line: (duration, TTL), each `None` when
+/// not given; `Err` with the usage line printed when the arguments are anything else.
+pub fn seconds_and_ttl(usage: &str) -> Result<(Option<Duration>, Option<Duration>), ExitCode> {
+    let (mut seconds, mut ttl) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().and_then(|v| v.parse::<u64>().ok());
+        match (arg.as_str(), value) {
+            ("--seconds", Some(s)) => seconds = Some(Duration::from_secs(s)),
+            ("--ttl", Some(s)) => ttl = Some(Duration::from_secs(s)),
+            _ => {
+                #[allow(clippy::print_stderr, reason = "the usage line is for the user")]
+                {
+                    eprintln!("usage: {usage}");
+                }
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok((seconds, ttl))
+}
+
+/// Prints PASS, or each problem, and gives the matching exit status.
+#[allow(clippy::print_stdout, reason = "the verdict is the demo's output")]
+pub fn verdict(problems: Vec<String>) -> ExitCode {
+    if problems.is_empty() {
+        println!("PASS");
+        return ExitCode::SUCCESS;
+    }
+    for problem in problems {
+        println!("FAIL: {problem}");
+    }
+    ExitCode::FAILURE
 }
 
 /// Seconds until `at`, negative when it has passed.
