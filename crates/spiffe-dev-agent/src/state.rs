@@ -397,14 +397,9 @@ impl Shared {
 
     pub(crate) fn x509_svid_view(&self, caller_uid: Option<u32>) -> View<X509svidResponse> {
         let inner = self.inner.lock();
-        let visible: Vec<&Entry> = inner
-            .entries
-            .iter()
-            .filter(|e| e.identity.visible_to(caller_uid))
-            .collect();
-        if denied(&visible) {
+        let Some(visible) = visible_entries(&inner, caller_uid) else {
             return View::Denied;
-        }
+        };
 
         let bundle = authorities(&inner).concat();
         let svids = visible
@@ -428,12 +423,7 @@ impl Shared {
 
     pub(crate) fn x509_bundles_view(&self, caller_uid: Option<u32>) -> View<X509BundlesResponse> {
         let inner = self.inner.lock();
-        let visible: Vec<&Entry> = inner
-            .entries
-            .iter()
-            .filter(|e| e.identity.visible_to(caller_uid))
-            .collect();
-        if denied(&visible) {
+        if visible_entries(&inner, caller_uid).is_none() {
             return View::Denied;
         }
 
@@ -687,12 +677,7 @@ impl Shared {
 
     pub(crate) fn jwt_bundles_view(&self, caller_uid: Option<u32>) -> View<JwtBundlesResponse> {
         let inner = self.inner.lock();
-        let visible: Vec<&Entry> = inner
-            .entries
-            .iter()
-            .filter(|e| e.identity.visible_to(caller_uid))
-            .collect();
-        if denied(&visible) {
+        if visible_entries(&inner, caller_uid).is_none() {
             return View::Denied;
         }
 
@@ -724,6 +709,17 @@ fn grace_end(grace: Duration) -> Instant {
 
 /// A caller is denied when it has no identity at all, or when all of its identities were
 /// revoked and at least one of them with PermissionDenied.
+/// The entries `caller_uid` may see, or `None` when the caller is to be denied: it sees no
+/// identity, or only identities revoked with PermissionDenied.
+fn visible_entries(inner: &Inner, caller_uid: Option<u32>) -> Option<Vec<&Entry>> {
+    let visible: Vec<&Entry> = inner
+        .entries
+        .iter()
+        .filter(|e| e.identity.visible_to(caller_uid))
+        .collect();
+    (!denied(&visible)).then_some(visible)
+}
+
 fn denied(visible: &[&Entry]) -> bool {
     let live = visible.iter().any(|e| e.revoked.is_none());
     let denial = visible
