@@ -73,17 +73,31 @@ impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoEndpoint => f.write_str(
-                "no Workload API endpoint: no address was given and SPIFFE_ENDPOINT_SOCKET is not set",
+                "no Workload API endpoint: no address was given and \
+                 SPIFFE_ENDPOINT_SOCKET is not set",
             ),
             Self::Client(_) => f.write_str("cannot create the Workload API client"),
-            Self::FirstUpdateTimeout { timeout, attempts, last_error, held } => {
-                write!(f, "no usable X.509 update within {timeout:?} after {attempts} attempt(s)")?;
+            Self::FirstUpdateTimeout {
+                timeout,
+                attempts,
+                last_error,
+                held,
+            } => {
+                write!(
+                    f,
+                    "no usable X.509 update within {timeout:?} after {attempts} attempt(s)"
+                )?;
                 match (last_error, held) {
                     (Some(e), _) => write!(f, "; last error: {e}"),
                     (None, Health::NoMatchingSvid(picker)) => {
-                        write!(f, "; updates arrived but no SVID matches the picker ({picker})")
+                        write!(
+                            f,
+                            "; updates arrived but no SVID matches the picker ({picker})"
+                        )
                     }
-                    (None, Health::Revoked) => f.write_str("; the agent sent updates without SVIDs"),
+                    (None, Health::Revoked) => {
+                        f.write_str("; the agent sent updates without SVIDs")
+                    }
                     (None, Health::Expired) => f.write_str("; the agent sent an expired SVID"),
                     (None, _) => f.write_str("; the agent accepted the stream but sent nothing"),
                 }

@@ -330,7 +330,11 @@ impl<H: Handler> Follower<H> {
         let delay = match class {
             RetryClass::Stop => return false,
             RetryClass::Never => {
-                tracing::warn!(stream = H::NAME, %error, "the Workload API refused the stream; giving up");
+                tracing::warn!(
+                    stream = H::NAME,
+                    %error,
+                    "the Workload API refused the stream; giving up"
+                );
                 self.diagnostics.lock().stopped = Some(SourceError::Rejected(error));
                 return false;
             }
@@ -381,7 +385,11 @@ impl<H: Handler> Follower<H> {
                 }
                 Some(Err(error @ WorkloadApiError::InvalidResponse(_))) => {
                     // Workspace policy, "Sources": a bad update is rejected whole.
-                    tracing::warn!(stream = H::NAME, %error, "rejected an update; keeping the last good state");
+                    tracing::warn!(
+                        stream = H::NAME,
+                        %error,
+                        "rejected an update; keeping the last good state"
+                    );
                     self.diagnostics.lock().last_error = Some(Arc::new(error));
                 }
                 Some(Err(error)) => return StreamEnd::Failed(error),

@@ -250,7 +250,11 @@ impl JwtSource {
                 if let Some(svid) = state.valid(now) {
                     let delay = state.retry.next_delay();
                     state.next_try = now + delay;
-                    tracing::debug!(%error, ?delay, "JWT-SVID refresh failed; serving the cached token");
+                    tracing::debug!(
+                        %error,
+                        ?delay,
+                        "JWT-SVID refresh failed; serving the cached token"
+                    );
                     return Ok(svid);
                 }
                 drop(state);

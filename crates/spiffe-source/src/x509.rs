@@ -313,7 +313,10 @@ impl Handler for X509Handler {
         if current.health != Health::Ready {
             return;
         }
-        tracing::warn!(id = ?current.spiffe_id(), "the X.509-SVID expired before a new one arrived");
+        tracing::warn!(
+            id = ?current.spiffe_id(),
+            "the X.509-SVID expired before a new one arrived"
+        );
         self.publish(X509Snapshot {
             svids: current.svids.clone(),
             default: current.default,
