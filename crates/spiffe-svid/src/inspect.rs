@@ -14,7 +14,8 @@ use crate::{X509VerifyError, profile, svid};
 pub struct LeafInfo {
     /// The SPIFFE ID in the leaf's URI SAN.
     pub spiffe_id: SpiffeId,
-    /// The serial number in lowercase hex, as [`X509Svid::serial_hex`](crate::X509Svid::serial_hex).
+    /// The serial number in lowercase hex, as
+    /// [`X509Svid::serial_hex`](crate::X509Svid::serial_hex).
     pub serial_hex: String,
     /// The end of the validity period.
     pub not_after: SystemTime,

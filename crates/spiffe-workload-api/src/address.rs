@@ -262,11 +262,12 @@ impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BarePath => f.write_str(
-                "workload API address is a bare path; write it as a URI, e.g. unix:///path/to/socket",
+                "workload API address is a bare path; write it as a URI, \
+                 e.g. unix:///path/to/socket",
             ),
-            Self::MissingScheme => f.write_str(
-                "workload API address has no scheme; use unix:///path or tcp://ip:port",
-            ),
+            Self::MissingScheme => {
+                f.write_str("workload API address has no scheme; use unix:///path or tcp://ip:port")
+            }
             Self::UnsupportedScheme { scheme } => write!(
                 f,
                 "workload API address scheme {scheme:?} is not supported; use unix or tcp"

@@ -497,7 +497,10 @@ impl WorkloadApiClient {
         Fut: Future<Output = Result<Streaming<M>, tonic::Status>>,
     {
         let grpc = self.grpc()?;
-        tracing::trace!(address = ?self.address().map(ToString::to_string), "opening workload API stream");
+        tracing::trace!(
+            address = ?self.address().map(ToString::to_string),
+            "opening workload API stream"
+        );
 
         let opened = self.until_closed(call(grpc, None)).await?;
         opened.map_err(|status| self.status_error(&status))

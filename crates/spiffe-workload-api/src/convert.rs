@@ -145,7 +145,8 @@ impl fmt::Display for ResponseError {
                 certificate,
             } => write!(
                 f,
-                "svid {index} declares spiffe id {declared:?} but its certificate holds {certificate}"
+                "svid {index} declares spiffe id {declared:?} \
+                 but its certificate holds {certificate}"
             ),
             Self::SvidBundle { index, .. } => write!(f, "bundle of svid {index} cannot be read"),
             Self::ConflictingBundles {
@@ -153,7 +154,8 @@ impl fmt::Display for ResponseError {
                 trust_domain,
             } => write!(
                 f,
-                "svid {index} carries a bundle for {trust_domain} that differs from an earlier svid's"
+                "svid {index} carries a bundle for {trust_domain} \
+                 that differs from an earlier svid's"
             ),
             Self::TrustDomainKey { key, .. } => {
                 write!(f, "bundle key {key:?} is not a trust domain")
@@ -172,7 +174,8 @@ impl fmt::Display for ResponseError {
                 subject,
             } => write!(
                 f,
-                "jwt-svid {index} declares spiffe id {declared:?} but its token's subject is {subject}"
+                "jwt-svid {index} declares spiffe id {declared:?} \
+                 but its token's subject is {subject}"
             ),
             Self::UnrequestedJwtSvid { index, received } => write!(
                 f,
