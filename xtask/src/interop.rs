@@ -80,26 +80,15 @@ pub(crate) fn run(root: &Path) -> Result<(), BoxError> {
     ));
     step("py-spiffe venv", &mut || python_venv(&venv, &requirements))?;
 
+    // The whole workspace's test build, as `cargo test --workspace` makes it: the same feature
+    // resolution, so after the test stage of `.ci/run` nothing is compiled again (a `-p` build
+    // resolves features for one package and would build much of the graph a second time). It
+    // also builds the `spiffe-dev-agent` binary, which its package's integration tests need.
     step("build the dev agent and the interop tests", &mut || {
         check(
-            Command::new(cargo()).current_dir(root).args([
-                "build",
-                "-q",
-                "-p",
-                "spiffe-dev-agent",
-                "--bin",
-                "spiffe-dev-agent",
-            ]),
-            1800,
-        )?;
-        check(
-            Command::new(cargo()).current_dir(root).args([
-                "test",
-                "-q",
-                "-p",
-                "spiffe-interop",
-                "--no-run",
-            ]),
+            Command::new(cargo())
+                .current_dir(root)
+                .args(["test", "-q", "--workspace", "--no-run"]),
             1800,
         )
     })?;
@@ -124,7 +113,7 @@ pub(crate) fn run(root: &Path) -> Result<(), BoxError> {
             check(
                 Command::new(cargo())
                     .current_dir(root)
-                    .args(["test", "-q", "-p", "spiffe-interop", "--test", "vectors"])
+                    .args(["test", "-q", "--workspace", "--test", "vectors"])
                     .args(["--", "--ignored"])
                     .env("SPIFFE_INTEROP_GO_VERDICTS", &file),
                 900,
@@ -372,7 +361,7 @@ fn authority_divergence_recorded(interop: &Path) -> Result<bool, BoxError> {
 fn spire_tests(root: &Path, spire_bin: &Path) -> Result<(), BoxError> {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root)
-        .args(["test", "-q", "-p", "spiffe-interop", "--test", "spire"])
+        .args(["test", "-q", "--workspace", "--test", "spire"])
         .args(["--", "--ignored", "--test-threads", "2"])
         .env("SPIFFE_INTEROP_SPIRE_BIN", spire_bin)
         // Its own process group, so that anything left behind can be stopped at the end.
