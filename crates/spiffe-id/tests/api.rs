@@ -202,3 +202,45 @@ fn lenient_parsing_refuses_overlong_input_before_copying_it() {
     let err = SpiffeId::parse_lenient(&huge).unwrap_err();
     assert!(matches!(err, SpiffeIdError::TooLong { len } if len == huge.len()));
 }
+
+#[test]
+fn ids_on_both_sides_of_the_inline_capacity_behave_the_same() {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    let hash = |id: &SpiffeId| {
+        let mut h = DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish()
+    };
+    let prefix = "spiffe://example.org/";
+    for len in spiffe_id::INLINE_CAPACITY - 2..=spiffe_id::INLINE_CAPACITY + 2 {
+        let s = format!("{prefix}{}", "a".repeat(len - prefix.len()));
+        let parsed = id(&s);
+        assert_eq!(parsed.as_str(), s, "length {len}");
+        assert_eq!(parsed.trust_domain_name(), "example.org", "length {len}");
+        assert_eq!(
+            parsed.path(),
+            &s["spiffe://example.org".len()..],
+            "length {len}"
+        );
+        assert!(!parsed.is_trust_domain_id(), "length {len}");
+
+        // The same ID built another way, and a clone, are equal and hash alike.
+        let segment = &s[prefix.len()..];
+        let built = SpiffeId::from_segments(&td("example.org"), &[segment]).unwrap();
+        assert_eq!(built, parsed, "length {len}");
+        assert_eq!(hash(&built), hash(&parsed), "length {len}");
+        assert_eq!(parsed.clone(), parsed, "length {len}");
+
+        // Ordering follows the strings across the boundary.
+        let longer = id(&format!("{s}a"));
+        assert!(parsed < longer, "length {len}");
+    }
+}
+
+#[test]
+fn an_id_stays_small_enough_to_move_cheaply() {
+    // Inline bytes, their length, the path offset and an optional shared string.
+    assert!(std::mem::size_of::<SpiffeId>() <= 80);
+}
