@@ -71,6 +71,7 @@ impl<B: TrustDomainBundle> BundleSet<B> {
     }
 
     /// The bundle of a trust domain, looked up by `&str` (`"example.org"`) or `&TrustDomain`.
+    #[inline]
     pub fn get<Q>(&self, trust_domain: &Q) -> Option<&B>
     where
         TrustDomain: Borrow<Q>,

@@ -54,6 +54,7 @@ impl X509Snapshot {
     /// [`SourceError::Revoked`] once the agent revoked the identity,
     /// [`SourceError::Expired`] when the SVID is past its NotAfter and no newer one arrived,
     /// [`SourceError::NoMatchingSvid`] when the picker matches nothing.
+    #[inline]
     pub fn svid(&self) -> Result<&X509Svid, SourceError> {
         match (&self.health, self.default) {
             (Health::Ready, Some(i)) => Ok(&self.svids[i]),
@@ -82,6 +83,7 @@ impl X509Snapshot {
     }
 
     /// The bundle of one trust domain.
+    #[inline]
     pub fn bundle(&self, trust_domain: &str) -> Option<&X509Bundle> {
         self.bundles.get(trust_domain)
     }
@@ -111,6 +113,7 @@ pub struct SnapshotGuard {
 impl core::ops::Deref for SnapshotGuard {
     type Target = X509Snapshot;
 
+    #[inline]
     fn deref(&self) -> &X509Snapshot {
         &self.guard
     }

@@ -97,6 +97,7 @@ impl X509Source {
     /// The current state: default SVID, all SVIDs and the bundles that came with them.
     ///
     /// Lock-free and allocation-free; call it on every handshake rather than caching.
+    #[inline]
     pub fn snapshot(&self) -> SnapshotGuard {
         SnapshotGuard {
             guard: self.inner.current.load(),
