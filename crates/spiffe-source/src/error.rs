@@ -16,8 +16,13 @@ pub enum SourceError {
     /// (workspace policy, "Workload API client"). Reported at once, never after a timeout.
     NoEndpoint,
 
-    /// The Workload API address is malformed, or the client could not be created.
+    /// The Workload API address is malformed, or the client could not be created; the cause
+    /// (see [`source`](std::error::Error::source)) says which and how to fix it.
     Client(Arc<WorkloadApiError>),
+
+    /// The source was built outside a Tokio runtime. A source follows the Workload API from a
+    /// background task on the runtime it was built on (either flavour of runtime works).
+    NoRuntime,
 
     /// No usable update arrived within the first-update timeout. `last_error` says why
     /// (socket missing, connection refused, no identity issued, ...).
@@ -77,6 +82,10 @@ impl fmt::Display for SourceError {
                  SPIFFE_ENDPOINT_SOCKET is not set",
             ),
             Self::Client(_) => f.write_str("cannot create the Workload API client"),
+            Self::NoRuntime => f.write_str(
+                "a source must be built inside a Tokio runtime (#[tokio::main], or \
+                 Runtime::block_on), where its background task runs",
+            ),
             Self::FirstUpdateTimeout {
                 timeout,
                 attempts,

@@ -133,7 +133,12 @@ impl Default for Connection {
 
 impl Connection {
     /// The given client, or one for the given endpoint, or one from `SPIFFE_ENDPOINT_SOCKET`.
+    /// Every builder calls this first, so it is also where a missing Tokio runtime is reported
+    /// (as an error, rather than the panic `tokio::spawn` would raise later).
     pub(crate) fn client(&self) -> Result<WorkloadApiClient, SourceError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SourceError::NoRuntime);
+        }
         match (&self.client, &self.endpoint) {
             (Some(client), _) => Ok(client.clone()),
             (None, Some(endpoint)) => {

@@ -1,8 +1,30 @@
 //! Long-lived SPIFFE sources.
 //!
-//! An [`X509Source`] holds a workload's X.509-SVIDs and the trust bundles it needs, kept
-//! current by one streaming connection to the SPIFFE Workload API (a SPIRE agent, or the dev
-//! agent of this workspace). Create one at start-up, share it, close it at shutdown.
+//! A source keeps what a workload needs current through one streaming connection to the
+//! SPIFFE Workload API (a SPIRE agent, or the dev agent of this workspace):
+//! - [`X509Source`]: the workload's X.509-SVIDs and the X.509 bundles to verify peers;
+//! - [`JwtSource`]: JWT-SVIDs on demand (cached, refreshed before they expire) and the JWT
+//!   bundles to validate peers' tokens;
+//! - [`BundleSource`]: bundles only, for a workload that verifies peers but has no identity
+//!   of its own to present.
+//!
+//! Create one at start-up, share it (it is cheap to clone), and close it at shutdown.
+//! Creating one per request is the classic mistake: every source opens its own stream to the
+//! agent.
+//!
+//! # Runtime
+//!
+//! Sources run on Tokio: build one inside a Tokio runtime (`#[tokio::main]`, either flavour,
+//! or `Runtime::block_on`), whose background task then follows the agent. Built anywhere
+//! else, `build()` returns [`SourceError::NoRuntime`]. Add `tokio` to your own dependencies
+//! with the `macros` and `rt-multi-thread` (or `rt`) features for `#[tokio::main]`.
+//!
+//! # Errors
+//!
+//! Errors are layered: a [`SourceError`] says what failed, and its
+//! [`source()`](std::error::Error::source) chain says why (an invalid address, a missing
+//! socket, the agent's refusal). Print the whole chain when you log one, for example with
+//! `anyhow`'s `{:#}` or by walking `source()`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,7 +55,8 @@
 //!
 //! # How a source behaves
 //!
-//! It follows the workspace policy (`docs/policy.md`, "Workload API client" and "Sources"):
+//! It follows the workspace policy (`docs/policy.md` in the repository, "Workload API client"
+//! and "Sources"):
 //! - every stream message is the full state; an identical update does not notify;
 //! - an update that fails to parse is rejected whole and the last good state stays;
 //! - PermissionDenied in the middle of a stream, or an update with no SVIDs, revokes the
@@ -52,7 +75,8 @@
 //!
 //! # Limitations
 //!
-//! - JWT-SVIDs and a bundle-only source are not here yet (`JwtSource`, `BundleSource`).
+//! - Sources read the Workload API only: no SVIDs from files, no federation bundle endpoints
+//!   of their own (federated bundles arrive through the agent), no WIT-SVIDs.
 
 #![forbid(unsafe_code)]
 

@@ -199,6 +199,7 @@ impl X509SourceBuilder {
     ///
     /// # Errors
     ///
+    /// - [`SourceError::NoRuntime`] at once when called outside a Tokio runtime;
     /// - [`SourceError::NoEndpoint`] at once when there is no address at all;
     /// - [`SourceError::Client`] for a malformed address;
     /// - [`SourceError::Rejected`] when the agent refuses the request for good;

@@ -1,5 +1,5 @@
 //! An X509Source against the in-process dev agent: first update, rotation, picking, closing.
-#![allow(clippy::unwrap_used, reason = "test code")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
 
 use std::time::Duration;
 
@@ -110,4 +110,30 @@ async fn picker_that_matches_nothing_times_out_and_says_so() {
         message.contains("no SVID matches the picker (hint \"nope\")"),
         "{message}"
     );
+}
+
+/// Polls a future once with no runtime at all around it.
+fn poll_once<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::pin!(future).poll(&mut cx)
+}
+
+#[test]
+fn building_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    use std::task::Poll;
+
+    use spiffe_source::{BundleSource, JwtSource};
+
+    let endpoint = "unix:///tmp/no-such-agent.sock";
+    let x509 = poll_once(X509Source::builder().endpoint(endpoint).build());
+    let Poll::Ready(Err(error)) = x509 else {
+        panic!("expected an immediate error, got {x509:?}");
+    };
+    assert!(matches!(error, SourceError::NoRuntime), "{error:?}");
+    assert!(error.to_string().contains("Tokio runtime"), "{error}");
+
+    let jwt = poll_once(JwtSource::builder().endpoint(endpoint).build());
+    assert!(matches!(jwt, Poll::Ready(Err(SourceError::NoRuntime))));
+    let bundles = poll_once(BundleSource::builder().endpoint(endpoint).build());
+    assert!(matches!(bundles, Poll::Ready(Err(SourceError::NoRuntime))));
 }

@@ -229,9 +229,11 @@ impl fmt::Display for WorkloadApiError {
             Self::Connect { address: None, .. } => {
                 f.write_str("cannot connect to the workload API")
             }
-            Self::NoIdentityIssued { message } => {
-                write!(f, "no identity issued by the workload API: {message}")
-            }
+            Self::NoIdentityIssued { message } => write!(
+                f,
+                "the agent has no identity for this workload (PermissionDenied: {message}); \
+                 check that a registration entry matches it"
+            ),
             Self::InvalidArgument { message } => {
                 write!(f, "workload API refused the request as invalid: {message}")
             }
