@@ -73,7 +73,8 @@ pub struct DevAgentBuilder {
 }
 
 impl DevAgentBuilder {
-    /// Sets the trust domain, a bare name such as `example.org`.
+    /// Sets the trust domain, a bare name such as `prod.acme.io` (default:
+    /// [`DEFAULT_TRUST_DOMAIN`], `example.org`).
     pub fn trust_domain(mut self, name: impl Into<String>) -> Self {
         self.trust_domain = name.into();
         self
