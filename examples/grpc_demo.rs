@@ -26,6 +26,11 @@ async fn main() -> ExitCode {
     };
 
     println!("calls ok: {}, failed: {}", summary.ok, summary.failed);
+    println!(
+        "SVID rotations: {}, each followed by both sources; server certificates seen by the \
+         client: {}",
+        summary.svid_rotations, summary.server_certs_seen
+    );
     println!("unauthorised client refused: {}", summary.rogue_refused);
     if summary.passed() {
         println!("PASS");

@@ -37,5 +37,10 @@ async fn main() -> ExitCode {
     );
     println!("unauthorised client refused: {}", summary.rogue_refused);
 
-    demo::verdict(summary.problems())
+    let status = demo::verdict(summary.problems());
+    println!(
+        "next: examples/src/mtls.rs is the code behind this run; README \"Using a source\" \
+         shows the same pattern in your own service"
+    );
+    status
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use spiffe_dev_agent::DevAgentHandle;
-use spiffe_source::X509Source;
+use spiffe_source::{SourceError, X509Source};
 
 /// The Workload API to use: `SPIFFE_ENDPOINT_SOCKET` when `use_env` and it is set, else a dev
 /// agent started by `start` (kept alive by the returned handle).
@@ -52,12 +52,55 @@ pub async fn source_by_hint(endpoint: &str, hint: &str) -> Result<X509Source, Bo
     Ok(source)
 }
 
+/// The serial number of the SVID a source serves now, empty when it serves none.
+pub fn serial(source: &X509Source) -> String {
+    source
+        .snapshot()
+        .svid()
+        .map(|svid| svid.serial_hex().to_owned())
+        .unwrap_or_default()
+}
+
+/// Rotates the agent's SVIDs and waits (up to 5 s) until every one of `sources` serves its
+/// new SVID, so that the next handshakes use the new certificates.
+///
+/// # Errors
+///
+/// When the agent cannot rotate, or a source did not follow in time.
+pub async fn rotate_and_wait(
+    agent: &DevAgentHandle,
+    sources: &[&X509Source],
+) -> Result<(), Box<dyn Error>> {
+    let before: Vec<String> = sources.iter().map(|source| serial(source)).collect();
+    let mut updates: Vec<_> = sources.iter().map(|source| source.updates()).collect();
+    agent.rotate_svids()?;
+    for ((source, updates), old) in sources.iter().zip(&mut updates).zip(before) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while serial(source) == old {
+                updates.changed().await?;
+            }
+            Ok::<_, SourceError>(())
+        })
+        .await
+        .map_err(|_| "a source did not follow an SVID rotation within 5 s")??;
+    }
+    Ok(())
+}
+
 /// Reads `--seconds N` and `--ttl N` from the command line: (duration, TTL), each `None` when
-/// not given; `Err` with the usage line printed when the arguments are anything else.
+/// not given; `Err` with the usage line printed when the arguments are anything else (exit
+/// status 2), or when they ask for `--help` (exit status 0).
 pub fn seconds_and_ttl(usage: &str) -> Result<(Option<Duration>, Option<Duration>), ExitCode> {
     let (mut seconds, mut ttl) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--help" || arg == "-h" {
+            #[allow(clippy::print_stdout, reason = "the usage line is what was asked for")]
+            {
+                println!("usage: {usage}");
+            }
+            return Err(ExitCode::SUCCESS);
+        }
         let value = args.next().and_then(|v| v.parse::<u64>().ok());
         match (arg.as_str(), value) {
             ("--seconds", Some(s)) => seconds = Some(Duration::from_secs(s)),

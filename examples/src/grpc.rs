@@ -3,10 +3,11 @@
 //! client checks the server's SPIFFE ID. SVIDs come from long-lived `X509Source`s and rotate
 //! while calls go on; an unauthorised client is refused.
 
+use std::collections::HashSet;
 use std::error::Error;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -50,14 +51,26 @@ pub struct GrpcSummary {
     pub failed: u32,
     /// Whether the unauthorised client was refused.
     pub rogue_refused: bool,
+    /// SVID rotations made by the agent, each followed by both sources before the next call.
+    pub svid_rotations: usize,
+    /// Distinct server certificates the client saw in its handshakes: one more than the
+    /// rotations when every rotation reached the wire.
+    pub server_certs_seen: usize,
 }
 
 impl GrpcSummary {
-    /// Whether the run passed.
+    /// Whether the run passed: every call answered, the rogue refused, and the client saw the
+    /// server's certificate change at every rotation.
     pub fn passed(&self) -> bool {
-        self.ok > 0 && self.failed == 0 && self.rogue_refused
+        self.ok > 0
+            && self.failed == 0
+            && self.rogue_refused
+            && self.server_certs_seen > self.svid_rotations
     }
 }
+
+/// The server leaf certificates (DER) a client saw in its handshakes.
+type SeenCerts = Arc<Mutex<HashSet<Vec<u8>>>>;
 
 /// The caller's verified SPIFFE ID: tonic puts it in every request's extensions.
 #[derive(Clone, Debug)]
@@ -149,13 +162,15 @@ pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
     let server_id = Authorizer::exact(SpiffeId::parse(SERVER_ID)?);
     let client = connector(client_source.clone(), server_id.clone())?;
     let rogue = connector(rogue_source.clone(), server_id)?;
+    let seen = SeenCerts::default();
 
     let mut summary = GrpcSummary::default();
     for i in 0..calls {
         if i > 0 && i % 5 == 0 {
-            agent.rotate_svids()?;
+            demo::rotate_and_wait(&agent, &[&server_source, &client_source]).await?;
+            summary.svid_rotations += 1;
         }
-        match hello(&client, addr).await {
+        match hello(&client, addr, &seen).await {
             Ok(reply) if reply.caller == CLIENT_ID => summary.ok += 1,
             Ok(reply) => {
                 summary.failed += 1;
@@ -167,7 +182,8 @@ pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
             }
         }
     }
-    summary.rogue_refused = hello(&rogue, addr).await.is_err();
+    summary.server_certs_seen = seen.lock().map_or(0, |certs| certs.len());
+    summary.rogue_refused = hello(&rogue, addr, &SeenCerts::default()).await.is_err();
 
     server.abort();
     for source in [server_source, client_source, rogue_source] {
@@ -212,19 +228,29 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor) {
         .await;
 }
 
-/// One call over a fresh mutual TLS channel.
-async fn hello(connector: &TlsConnector, addr: SocketAddr) -> Result<HelloReply, Box<dyn Error>> {
+/// One call over a fresh mutual TLS channel; the server's leaf certificate goes into `seen`.
+async fn hello(
+    connector: &TlsConnector,
+    addr: SocketAddr,
+    seen: &SeenCerts,
+) -> Result<HelloReply, Box<dyn Error>> {
     let connector = connector.clone();
+    let seen = Arc::clone(seen);
     let channel = Endpoint::try_from(format!("http://{addr}"))?
         .timeout(Duration::from_secs(5))
         .connect_with_connector(tower::service_fn(move |_| {
             let connector = connector.clone();
+            let seen = Arc::clone(&seen);
             async move {
                 let tcp = TcpStream::connect(addr).await?;
                 // Only sent as SNI: the server is identified by its SPIFFE ID.
                 let name =
                     ServerName::try_from("grpc.example.org").map_err(std::io::Error::other)?;
                 let tls = connector.connect(name, tcp).await?;
+                let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+                if let (Some(leaf), Ok(mut seen)) = (leaf, seen.lock()) {
+                    seen.insert(leaf.to_vec());
+                }
                 Ok::<_, std::io::Error>(TokioIo::new(tls))
             }
         }))

@@ -3,6 +3,7 @@
 //! server's SPIFFE ID. Both sides get their SVIDs from long-lived `X509Source`s; the SVIDs
 //! rotate while requests go on; an unauthorised client is refused.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
@@ -35,12 +36,21 @@ pub struct HttpsSummary {
     pub failed: u32,
     /// Whether the unauthorised client was refused.
     pub rogue_refused: bool,
+    /// SVID rotations made by the agent, each followed by both sources before the next request.
+    pub svid_rotations: usize,
+    /// Distinct server certificates the client saw in its handshakes: one more than the
+    /// rotations when every rotation reached the wire.
+    pub server_certs_seen: usize,
 }
 
 impl HttpsSummary {
-    /// Whether the run passed.
+    /// Whether the run passed: every request answered, the rogue refused, and the client saw
+    /// the server's certificate change at every rotation.
     pub fn passed(&self) -> bool {
-        self.ok > 0 && self.failed == 0 && self.rogue_refused
+        self.ok > 0
+            && self.failed == 0
+            && self.rogue_refused
+            && self.server_certs_seen > self.svid_rotations
     }
 }
 
@@ -78,13 +88,18 @@ pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
     let rogue = TlsConnector::from(Arc::new(rogue));
 
     let mut summary = HttpsSummary::default();
+    let mut server_certs = HashSet::new();
     for i in 0..requests {
         if i > 0 && i % 5 == 0 {
-            agent.rotate_svids()?;
+            demo::rotate_and_wait(&agent, &[&server_source, &client_source]).await?;
+            summary.svid_rotations += 1;
         }
         match get(&client, addr).await {
-            Ok(body) if body == format!("hello {CLIENT_ID}") => summary.ok += 1,
-            Ok(body) => {
+            Ok((body, server_cert)) if body == format!("hello {CLIENT_ID}") => {
+                summary.ok += 1;
+                server_certs.insert(server_cert);
+            }
+            Ok((body, _)) => {
                 summary.failed += 1;
                 log(format!("unexpected answer {body:?}"));
             }
@@ -94,6 +109,7 @@ pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
             }
         }
     }
+    summary.server_certs_seen = server_certs.len();
     summary.rogue_refused = get(&rogue, addr).await.is_err();
 
     server.abort();
@@ -142,12 +158,23 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     Ok(response)
 }
 
-/// One GET over a fresh mutual TLS connection; the body on success.
-async fn get(connector: &TlsConnector, addr: SocketAddr) -> Result<String, Box<dyn Error>> {
+/// One GET over a fresh mutual TLS connection; on success, the body and the server's leaf
+/// certificate (DER).
+async fn get(
+    connector: &TlsConnector,
+    addr: SocketAddr,
+) -> Result<(String, Vec<u8>), Box<dyn Error>> {
     let tcp = TcpStream::connect(addr).await?;
     // The name is only sent as SNI: the server is identified by its SPIFFE ID.
     let name = ServerName::try_from("web.example.org")?;
     let tls = connector.connect(name, tcp).await?;
+    let server_cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| leaf.to_vec())
+        .unwrap_or_default();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
     let driver = tokio::spawn(connection);
 
@@ -163,7 +190,7 @@ async fn get(connector: &TlsConnector, addr: SocketAddr) -> Result<String, Box<d
     if status != StatusCode::OK {
         return Err(format!("status {status}").into());
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok((String::from_utf8_lossy(&body).into_owned(), server_cert))
 }
 
 #[allow(clippy::print_stdout, reason = "the demo's output is its purpose")]

@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
@@ -98,6 +98,8 @@ const TRUST_DOMAIN: &str = "example.org";
 const SERVER_ID: &str = "spiffe://example.org/demo/server";
 const CLIENT_ID: &str = "spiffe://example.org/demo/client";
 const ROGUE_ID: &str = "spiffe://example.org/demo/rogue";
+/// How often a progress line is shown while nothing changes.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the demo: against `SPIFFE_ENDPOINT_SOCKET` when it is set (a real SPIRE agent with
 /// entries for the three hints), else against a dev agent started in this process.
@@ -149,6 +151,8 @@ pub async fn run(config: DemoConfig) -> Result<Summary, Box<dyn std::error::Erro
     let ca_rotate_at = config.duration.mul_f64(0.5);
     let (mut prepared, mut rotated) = (false, false);
     let mut rogue_tries = 0;
+    // A request line when either side's certificate changed, else one every few seconds.
+    let mut last_shown: Option<(String, String, Instant)> = None;
 
     while started.elapsed() < config.duration {
         if let Some(agent) = &agent {
@@ -173,12 +177,20 @@ pub async fn run(config: DemoConfig) -> Result<Summary, Box<dyn std::error::Erro
                     Ok(svid) => (svid.serial_hex().to_owned(), seconds_left(svid.not_after())),
                     Err(_) => (String::from("-"), 0.0),
                 };
-                log.line(format!(
-                    "request ok: peer {} (serial {}), my serial {}, {left:.1}s left",
-                    reply.peer,
-                    short(&reply.peer_serial),
-                    short(&serial)
-                ));
+                let changed = last_shown.as_ref().is_none_or(|(peer, mine, at)| {
+                    *peer != reply.peer_serial || *mine != serial || at.elapsed() >= PROGRESS_EVERY
+                });
+                if changed {
+                    log.line(format!(
+                        "{} requests ok so far; server {} (serial {}), client serial {}, \
+                         client SVID expires in {left:.1}s",
+                        summary.ok,
+                        reply.peer,
+                        short(&reply.peer_serial),
+                        short(&serial)
+                    ));
+                    last_shown = Some((reply.peer_serial.clone(), serial, Instant::now()));
+                }
             }
             Err(e) => {
                 summary.failed += 1;

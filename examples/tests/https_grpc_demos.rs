@@ -1,5 +1,6 @@
-//! The hyper and tonic demos, shortened: every call succeeds across SVID rotations, the
-//! caller's SPIFFE ID reaches the handler, and the unauthorised client is refused.
+//! The hyper and tonic demos, shortened: every call succeeds across SVID rotations (the client
+//! sees a new server certificate after each), the caller's SPIFFE ID reaches the handler, and
+//! the unauthorised client is refused.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +16,9 @@ async fn https_demo_passes_across_svid_rotations() {
     assert_eq!(summary.ok, 12, "{summary:?}");
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert!(summary.rogue_refused, "{summary:?}");
+    // Calls 5 and 10 come after a rotation: three server certificates on the wire.
+    assert_eq!(summary.svid_rotations, 2, "{summary:?}");
+    assert!(summary.server_certs_seen >= 3, "{summary:?}");
     assert!(summary.passed());
 }
 
@@ -24,5 +28,8 @@ async fn grpc_demo_passes_across_svid_rotations() {
     assert_eq!(summary.ok, 12, "{summary:?}");
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert!(summary.rogue_refused, "{summary:?}");
+    // Calls 5 and 10 come after a rotation: three server certificates on the wire.
+    assert_eq!(summary.svid_rotations, 2, "{summary:?}");
+    assert!(summary.server_certs_seen >= 3, "{summary:?}");
     assert!(summary.passed());
 }
