@@ -141,8 +141,14 @@
 //! - In a SPIFFE bundle document, the JWK parameters of an `x509-svid` key are not compared
 //!   with its certificate's public key; the certificate is the authority.
 //! - [`SpiffeBundle::to_json`] writes `kty` and key parameters for certificates with EC
-//!   (P-256, P-384, P-521), RSA, Ed25519 and Ed448 keys; an X.509 authority with another key
-//!   type is written without `kty`, and [`SpiffeBundle::parse`] refuses such a key.
+//!   (P-256, P-384, P-521), RSA, Ed25519 and Ed448 keys. Parameters that cannot be read off
+//!   the certificate are left out (the coordinates of an EC point in compressed form, an RSA
+//!   key not in strict DER, a key BIT STRING with unused bits): such a key is written with
+//!   `kty` (and `crv`) only. An X.509 authority with another key type is written without
+//!   `kty`, and [`SpiffeBundle::parse`] refuses such a key.
+//! - Size caps apply to what is read. A bundle read from a document just under
+//!   [`MAX_BUNDLE_BYTES`] can be written back a little over it (`to_json` adds key
+//!   parameters, `to_pem` wraps lines at 64 characters), and is then refused if read again.
 //! - A JWT key without `kid` is always an error: there is no lenient mode that keeps such a
 //!   key, since a bundle looks its keys up by `kid`.
 //! - Comparing a fetched bundle's `spiffe_sequence` with the stored one is left to the code

@@ -109,8 +109,11 @@ impl SpiffeBundle {
     /// The bundle as a SPIFFE bundle document: X.509 authorities first (with `kty` and the
     /// public parameters taken from each certificate), then JWT authorities in key ID order,
     /// then `spiffe_sequence` and `spiffe_refresh_hint` when set. [`SpiffeBundle::parse`]
-    /// reads it back to an equal bundle, except for X.509 authorities whose key is not EC,
-    /// RSA, Ed25519 or Ed448 (see the crate's limitations).
+    /// reads it back to an equal bundle, with two exceptions (see the crate's limitations):
+    /// an X.509 authority whose key is not EC, RSA, Ed25519 or Ed448, and a document over
+    /// [`MAX_BUNDLE_BYTES`](crate::MAX_BUNDLE_BYTES), which a bundle read from a document
+    /// just under it can produce, since the key parameters written here may not have been in
+    /// the input.
     pub fn to_json(&self) -> String {
         let mut keys: Vec<OutJwk<'_>> = self.x509.authorities().iter().map(x509_jwk).collect();
         keys.extend(
@@ -265,41 +268,49 @@ fn x509_jwk(cert: &CertificateDer<'static>) -> OutJwk<'static> {
         return out;
     };
     let spki = &cert.tbs_certificate.subject_public_key_info;
-    let Some(key) = spki.subject_public_key.as_bytes() else {
-        return out;
-    };
+    // A key BIT STRING with unused bits has no byte form: `kty` and `crv`, no parameters.
+    let key = spki.subject_public_key.as_bytes().unwrap_or_default();
 
+    // `kty` is written for every key type that has a JWK form, so that `parse` reads the
+    // document back; the public parameters only where they can be read off the certificate
+    // (an EC point in compressed form would need decompressing, which takes field arithmetic
+    // this crate does not do). `parse` does not require them for an `x509-svid` key: the
+    // certificate is the authority.
     let oid = spki.algorithm.oid;
     if oid == ID_EC_PUBLIC_KEY {
+        out.kty = Some("EC");
         let curve = spki
             .algorithm
             .parameters
             .as_ref()
             .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-        let crv = match curve {
-            Some(SECP256R1) => "P-256",
-            Some(SECP384R1) => "P-384",
-            Some(SECP521R1) => "P-521",
+        out.crv = match curve {
+            Some(SECP256R1) => Some("P-256"),
+            Some(SECP384R1) => Some("P-384"),
+            Some(SECP521R1) => Some("P-521"),
             _ => return out,
         };
         // SEC1 uncompressed point: 0x04 || x || y.
-        if let Some(point) = key.strip_prefix(&[0x04]).filter(|p| p.len() % 2 == 0) {
+        if let Some(point) = key
+            .strip_prefix(&[0x04])
+            .filter(|p| !p.is_empty() && p.len() % 2 == 0)
+        {
             let (x, y) = point.split_at(point.len() / 2);
-            out.kty = Some("EC");
-            out.crv = Some(crv);
             out.x = Some(json::encode_base64url(x));
             out.y = Some(json::encode_base64url(y));
         }
     } else if oid == RSA_ENCRYPTION {
+        out.kty = Some("RSA");
         if let Some((n, e)) = rsa_public_key(key) {
-            out.kty = Some("RSA");
             out.n = Some(json::encode_base64url(n));
             out.e = Some(json::encode_base64url(e));
         }
     } else if oid == ED25519 || oid == ED448 {
         out.kty = Some("OKP");
         out.crv = Some(if oid == ED25519 { "Ed25519" } else { "Ed448" });
-        out.x = Some(json::encode_base64url(key));
+        if !key.is_empty() {
+            out.x = Some(json::encode_base64url(key));
+        }
     }
     out
 }

@@ -156,7 +156,10 @@ impl X509Bundle {
             .collect()
     }
 
-    /// The authorities as PEM `CERTIFICATE` blocks, with `\n` line endings.
+    /// The authorities as PEM `CERTIFICATE` blocks, with `\n` line endings and lines of 64
+    /// characters. Read back by [`X509Bundle::from_pem`] unless the text exceeds
+    /// [`MAX_BUNDLE_BYTES`](crate::MAX_BUNDLE_BYTES): a bundle read from PEM just under the
+    /// limit with longer lines can come out a little over it.
     pub fn to_pem(&self) -> String {
         let mut out = String::new();
         for cert in &self.authorities {

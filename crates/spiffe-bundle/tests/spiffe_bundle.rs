@@ -376,3 +376,54 @@ fn the_set_answers_both_source_traits_per_trust_domain() {
         ("a.org", "a.org")
     );
 }
+
+/// `der` with its subject public key replaced by `key` (a P-256 CA from rcgen). The signature
+/// no longer matches, which a bundle does not check: its authorities are decoded, not judged.
+fn with_public_key(
+    der: &[u8],
+    key: impl FnOnce(&[u8]) -> x509_cert::der::asn1::BitString,
+) -> Vec<u8> {
+    use x509_cert::der::{Decode, Encode};
+
+    let mut cert = x509_cert::Certificate::from_der(der).unwrap();
+    let spki = &mut cert.tbs_certificate.subject_public_key_info;
+    let point = spki.subject_public_key.raw_bytes().to_vec();
+    assert_eq!(point[0], 0x04, "rcgen writes uncompressed points");
+    spki.subject_public_key = key(&point);
+    cert.to_der().unwrap()
+}
+
+/// Reads `der` as the one authority of a document, writes it back, and checks what the key
+/// was written with and that the output reads back to an equal bundle.
+fn round_trip_without_coordinates(der: &[u8]) {
+    let bundle = parse(&format!(r#"{{"keys":[{}]}}"#, x509_key(der))).unwrap();
+    let json = bundle.to_json();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let key = &doc["keys"][0];
+    assert_eq!(key["kty"], "EC", "{json}");
+    assert_eq!(key["crv"], "P-256", "{json}");
+    assert!(key.get("x").is_none() && key.get("y").is_none(), "{json}");
+    assert_eq!(parse(&json).unwrap(), bundle);
+}
+
+#[test]
+fn an_authority_with_a_compressed_ec_point_is_written_back_readably() {
+    // 0x02 or 0x03 by the parity of y, then x: the coordinates would need decompressing.
+    let der = with_public_key(&support::ca_der("compressed root"), |point| {
+        let (x, y) = point[1..].split_at(32);
+        let mut compressed = vec![0x02 | (y[31] & 1)];
+        compressed.extend_from_slice(x);
+        x509_cert::der::asn1::BitString::from_bytes(&compressed).unwrap()
+    });
+    round_trip_without_coordinates(&der);
+}
+
+#[test]
+fn an_authority_whose_key_bit_string_has_unused_bits_is_written_back_readably() {
+    // Found by the spiffe_bundle_parse fuzz target: such a key has no byte form, and was
+    // written without `kty`.
+    let der = with_public_key(&support::ca_der("odd bits root"), |point| {
+        x509_cert::der::asn1::BitString::new(3, point.to_vec()).unwrap()
+    });
+    round_trip_without_coordinates(&der);
+}
