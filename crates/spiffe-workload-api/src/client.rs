@@ -8,7 +8,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::{Map, Value};
@@ -338,8 +338,9 @@ impl WorkloadApiClient {
     /// status (PermissionDenied: [`WorkloadApiError::NoIdentityIssued`]),
     /// [`WorkloadApiError::DeadlineExceeded`]; [`WorkloadApiError::InvalidResponse`] when the
     /// answer holds no SVID ([`ResponseError::NoJwtSvids`](crate::ResponseError::NoJwtSvids)),
-    /// a token that is not a JWT-SVID, or an SVID for another SPIFFE ID than declared or
-    /// requested.
+    /// a token that is not a JWT-SVID, an SVID for another SPIFFE ID than declared or
+    /// requested, without one of the requested audiences, or expired (or not yet valid) by
+    /// more than [`JWT_CLOCK_SKEW`](crate::JWT_CLOCK_SKEW).
     pub async fn fetch_jwt_svids(
         &self,
         audience: &[&str],
@@ -358,7 +359,8 @@ impl WorkloadApiClient {
                 grpc.fetch_jwtsvid(request(message, Some(deadline))).await
             })
             .await?;
-        convert::jwt_svids(&response, spiffe_id).map_err(|e| invalid_response(e, "jwt-svid"))
+        convert::jwt_svids(&response, spiffe_id, audience, SystemTime::now())
+            .map_err(|e| invalid_response(e, "jwt-svid"))
     }
 
     /// Fetches one JWT-SVID for `audience`: the first the agent returns (the one for

@@ -4,11 +4,13 @@
 //! hold DER certificates back to back; the hint is kept; federated bundles join the bundle set.
 //! CRLs are ignored. JWT bundles are plain JWK Sets; empty bytes are an empty bundle.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Number, Value};
 use spiffe_bundle::{BundleError, JwtBundle, JwtBundleSet, X509Bundle, X509BundleSet};
-use spiffe_id::{SpiffeId, SpiffeIdError, TrustDomain};
+use spiffe_id::{MAX_ID_LEN, SpiffeId, SpiffeIdError, TrustDomain};
 use spiffe_svid::{JwtSvid, JwtSvidError, X509Svid, X509SvidError};
 
 use crate::proto;
@@ -118,6 +120,22 @@ pub enum ResponseError {
         /// The SPIFFE ID received (the caller knows the one it asked for).
         received: SpiffeId,
     },
+    /// A JWT-SVID's `aud` lacks an audience the caller asked for: peers expecting that
+    /// audience would refuse it.
+    UnrequestedAudience {
+        /// Position of the SVID.
+        index: usize,
+        /// The first requested audience the token does not name, cut to 256 characters.
+        missing: String,
+    },
+    /// A JWT-SVID is already expired, or not valid yet, by more than the allowed clock skew
+    /// ([`JWT_CLOCK_SKEW`]).
+    JwtSvidOutsideValidity {
+        /// Position of the SVID.
+        index: usize,
+        /// Seconds past its `exp` (positive) or before its `nbf` (negative).
+        seconds: i64,
+    },
     /// The `spiffe_id` of a `ValidateJWTSVID` answer is not a SPIFFE ID.
     ValidatedSpiffeId {
         /// The value as sent, cut to 64 characters.
@@ -181,6 +199,18 @@ impl fmt::Display for ResponseError {
                 f,
                 "jwt-svid {index} is for {received}, not for the requested spiffe id"
             ),
+            Self::UnrequestedAudience { index, missing } => write!(
+                f,
+                "jwt-svid {index} is not for the requested audience {missing:?}"
+            ),
+            Self::JwtSvidOutsideValidity { index, seconds } if *seconds >= 0 => {
+                write!(f, "jwt-svid {index} expired {seconds} s ago")
+            }
+            Self::JwtSvidOutsideValidity { index, seconds } => write!(
+                f,
+                "jwt-svid {index} is not valid for another {} s (nbf)",
+                seconds.unsigned_abs()
+            ),
             Self::ValidatedSpiffeId { value, .. } => {
                 write!(f, "validated spiffe id {value:?} is not a spiffe id")
             }
@@ -208,6 +238,8 @@ impl std::error::Error for ResponseError {
             | Self::NoJwtSvids
             | Self::JwtSpiffeIdMismatch { .. }
             | Self::UnrequestedJwtSvid { .. }
+            | Self::UnrequestedAudience { .. }
+            | Self::JwtSvidOutsideValidity { .. }
             | Self::MissingClaims
             | Self::UnrepresentableClaim { .. } => None,
         }
@@ -284,7 +316,7 @@ fn svid(index: usize, entry: &proto::X509svid) -> Result<X509Svid, ResponseError
     if svid.spiffe_id().as_str() != entry.spiffe_id {
         return Err(ResponseError::SpiffeIdMismatch {
             index,
-            declared: entry.spiffe_id.clone(),
+            declared: capped(&entry.spiffe_id),
             certificate: svid.spiffe_id().clone(),
         });
     }
@@ -295,6 +327,17 @@ fn svid(index: usize, entry: &proto::X509svid) -> Result<X509Svid, ResponseError
     } else {
         svid.with_hint(entry.hint.clone())
     })
+}
+
+/// A string from the agent as it goes into an error: at most [`MAX_ID_LEN`] characters, so
+/// that a hostile message cannot blow up error texts and logs.
+fn capped(s: &str) -> String {
+    if s.len() <= MAX_ID_LEN {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(MAX_ID_LEN).collect();
+    out.push_str("...");
+    out
 }
 
 /// Reads a map from trust domain (name or `spiffe://` ID) to DER certificates.
@@ -313,18 +356,18 @@ fn read_bundle_map<'a, B>(
     map: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
     parse: impl Fn(TrustDomain, &[u8]) -> Result<B, BundleError>,
 ) -> Result<Vec<B>, ResponseError> {
-    let mut seen: Vec<TrustDomain> = Vec::new();
+    // A set, not a list: a hostile message can hold hundreds of thousands of keys.
+    let mut seen: BTreeSet<TrustDomain> = BTreeSet::new();
     let mut bundles = Vec::new();
     for (key, bytes) in map {
         let trust_domain =
             TrustDomain::from_name_or_id(key).map_err(|source| ResponseError::TrustDomainKey {
-                key: key.clone(),
+                key: capped(key),
                 source,
             })?;
-        if seen.contains(&trust_domain) {
+        if !seen.insert(trust_domain.clone()) {
             return Err(ResponseError::DuplicateTrustDomain { trust_domain });
         }
-        seen.push(trust_domain.clone());
 
         let bundle =
             parse(trust_domain.clone(), bytes).map_err(|source| ResponseError::Bundle {
@@ -336,12 +379,20 @@ fn read_bundle_map<'a, B>(
     Ok(bundles)
 }
 
+/// Clock skew allowed between the agent and this process when checking a fetched JWT-SVID's
+/// times (the same as the validation default).
+pub const JWT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+
 /// Reads a `JWTSVIDResponse`: every token is read without checking its signature (the agent
 /// is the trusted source), and must name the declared (and, if one was asked for, the
-/// requested) SPIFFE ID. The whole message is refused when any part is invalid.
+/// requested) SPIFFE ID, carry every requested audience, and be valid now (within
+/// [`JWT_CLOCK_SKEW`]): a token its peers would refuse is not handed out. The whole message
+/// is refused when any part is invalid.
 pub(crate) fn jwt_svids(
     msg: &proto::JwtsvidResponse,
     requested: Option<&SpiffeId>,
+    audience: &[&str],
+    now: SystemTime,
 ) -> Result<Vec<JwtSvid>, ResponseError> {
     if msg.svids.is_empty() {
         return Err(ResponseError::NoJwtSvids);
@@ -356,7 +407,7 @@ pub(crate) fn jwt_svids(
         if svid.spiffe_id().as_str() != entry.spiffe_id {
             return Err(ResponseError::JwtSpiffeIdMismatch {
                 index,
-                declared: entry.spiffe_id.chars().take(2048).collect(),
+                declared: capped(&entry.spiffe_id),
                 subject: svid.spiffe_id().clone(),
             });
         }
@@ -366,6 +417,32 @@ pub(crate) fn jwt_svids(
             return Err(ResponseError::UnrequestedJwtSvid {
                 index,
                 received: svid.spiffe_id().clone(),
+            });
+        }
+        if let Some(missing) = audience
+            .iter()
+            .find(|wanted| !svid.audience().iter().any(|aud| aud == *wanted))
+        {
+            return Err(ResponseError::UnrequestedAudience {
+                index,
+                missing: missing.chars().take(256).collect(),
+            });
+        }
+        if let Ok(past) = now.duration_since(svid.expiry())
+            && past >= JWT_CLOCK_SKEW
+        {
+            return Err(ResponseError::JwtSvidOutsideValidity {
+                index,
+                seconds: i64::try_from(past.as_secs()).unwrap_or(i64::MAX),
+            });
+        }
+        if let Some(not_before) = svid.not_before()
+            && let Ok(ahead) = not_before.duration_since(now)
+            && ahead > JWT_CLOCK_SKEW
+        {
+            return Err(ResponseError::JwtSvidOutsideValidity {
+                index,
+                seconds: -i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
             });
         }
 
@@ -449,6 +526,32 @@ fn json_number(n: f64) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_from_the_agent_are_capped_before_they_reach_an_error() {
+        assert_eq!(capped("example.org"), "example.org");
+        let hostile = "a".repeat(3 * 1024 * 1024);
+        let cut = capped(&hostile);
+        assert_eq!(cut.len(), MAX_ID_LEN + 3);
+        assert!(cut.ends_with("..."));
+    }
+
+    #[test]
+    fn a_bundle_map_with_many_trust_domains_is_read_and_a_repeat_found() {
+        // Once a quadratic duplicate check: 50 000 keys took seconds.
+        let keys: Vec<String> = (0..50_000).map(|i| format!("td{i}.org")).collect();
+        let empty = Vec::new();
+        let bundles = read_bundle_map(keys.iter().map(|k| (k, &empty)), |td, _| Ok(td)).unwrap();
+        assert_eq!(bundles.len(), 50_000);
+
+        let mut repeated = keys.clone();
+        repeated.push("spiffe://td7.org".to_owned());
+        let err = read_bundle_map(repeated.iter().map(|k| (k, &empty)), |td, _| Ok(td));
+        assert!(matches!(
+            err,
+            Err(ResponseError::DuplicateTrustDomain { .. })
+        ));
+    }
 
     #[test]
     fn integral_claims_read_as_integers_and_others_as_floats() {

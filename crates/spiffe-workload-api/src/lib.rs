@@ -131,5 +131,5 @@ pub use client::{
     ClientBuilder, DEFAULT_DEADLINE, JwtBundlesStream, MAX_MESSAGE_BYTES, WorkloadApiClient,
     X509BundlesStream, X509ContextStream,
 };
-pub use convert::{ResponseError, X509Context};
+pub use convert::{JWT_CLOCK_SKEW, ResponseError, X509Context};
 pub use error::{RetryClass, StatusCode, WorkloadApiError};

@@ -332,6 +332,91 @@ async fn a_scripted_raw_answer_serves_a_half_consumed_token_on_every_call() {
     assert_ne!(fresh.token(), token);
 }
 
+/// The agent answers the next JWT-SVID call with a token of these claims.
+async fn answer_with_claims(agent: &DevAgentHandle, claims: serde_json::Value) {
+    let answer = JwtsvidResponse {
+        svids: vec![Jwtsvid {
+            spiffe_id: WEB.to_owned(),
+            svid: agent.sign_jwt_claims(&claims).unwrap(),
+            hint: String::new(),
+        }],
+    };
+    agent
+        .script(CallKind::JwtSvid, Fault::RawJwtSvid(answer), 1)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_token_without_a_requested_audience_is_refused_not_handed_out() {
+    let agent = agent().await;
+    let client = client(&agent);
+    let now = now_secs();
+    answer_with_claims(
+        &agent,
+        json!({ "sub": WEB, "aud": ["someone-else"], "iat": now, "exp": now + 300 }),
+    )
+    .await;
+
+    let err = within(client.fetch_jwt_svid(&["aud"], None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            WorkloadApiError::InvalidResponse(e)
+                if matches!(e, ResponseError::UnrequestedAudience { index: 1, missing } if missing == "aud")
+        ),
+        "{err:?}"
+    );
+    let chain = format!("{err} | {}", std::error::Error::source(&err).unwrap());
+    assert!(
+        chain.contains("not for the requested audience \"aud\""),
+        "{chain}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_or_not_yet_valid_token_is_refused_beyond_the_clock_skew() {
+    let agent = agent().await;
+    let client = client(&agent);
+    let now = now_secs();
+
+    // Expired an hour ago.
+    answer_with_claims(
+        &agent,
+        json!({ "sub": WEB, "aud": "aud", "iat": now - 7200, "exp": now - 3600 }),
+    )
+    .await;
+    let err = within(client.fetch_jwt_svid(&["aud"], None))
+        .await
+        .unwrap_err();
+    let inner = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        inner.contains("expired 3600 s ago") || inner.contains("expired 3601 s ago"),
+        "{inner}"
+    );
+
+    // Not valid for another hour.
+    answer_with_claims(
+        &agent,
+        json!({ "sub": WEB, "aud": "aud", "nbf": now + 3600, "iat": now, "exp": now + 7200 }),
+    )
+    .await;
+    let err = within(client.fetch_jwt_svid(&["aud"], None))
+        .await
+        .unwrap_err();
+    let inner = std::error::Error::source(&err).unwrap().to_string();
+    assert!(inner.contains("(nbf)"), "{inner}");
+
+    // Expired 10 s ago: within the allowed skew, handed out.
+    answer_with_claims(
+        &agent,
+        json!({ "sub": WEB, "aud": "aud", "iat": now - 300, "exp": now - 10 }),
+    )
+    .await;
+    within(client.fetch_jwt_svid(&["aud"], None)).await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rotation.
 
