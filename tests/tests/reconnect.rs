@@ -58,6 +58,33 @@ async fn source_reopens_a_cleanly_ended_stream_and_follows_rotation_on_the_new_o
     assert_eq!(stats.faults_applied, 1);
 }
 
+/// R1, hostile: an agent that ends every stream right after its first message. The first
+/// clean end is followed at once, as policy says; from the second short stream in a row the
+/// source backs off instead of reopening thousands of times a second.
+#[tokio::test]
+async fn source_backs_off_when_the_agent_keeps_ending_streams_right_after_opening_them() {
+    let agent = agent_with(&[WEB]).await;
+    let short_streams = 5;
+    agent
+        .script(StreamKind::X509Svid, Fault::EndAfterFirst, short_streams)
+        .unwrap();
+    let source = source_on(&agent).build().await.unwrap();
+    wait_for_one_stream_after(&agent, short_streams as u64 + 1).await;
+    assert!(source.snapshot().svid().is_ok());
+
+    let intervals = open_intervals(&agent, 0);
+    assert_eq!(intervals.len(), short_streams, "{intervals:?}");
+    // Opens 1 and 2 back to back; then the FAST schedule's steps.
+    for (interval, floor) in intervals[1..].iter().zip(floors(FAST, short_streams - 1)) {
+        assert!(
+            *interval + TOLERANCE >= floor,
+            "reopened after {interval:?}, the schedule allows {floor:?} at the least: \
+             {intervals:?}"
+        );
+    }
+    assert_eq!(agent.stats().x509_svid_opens, short_streams as u64 + 1);
+}
+
 /// R2: the agent stops (its socket file is removed) and comes back on the same path. The
 /// source serves its last SVID all along, dials the path again, does not notify for the
 /// unchanged state the new stream starts with, and follows the next rotation.

@@ -183,6 +183,8 @@ impl Lifecycle {
             client,
             backoff: Backoff::new(connection.backoff),
             slow: Backoff::new(connection.slow_backoff),
+            short_streams: Backoff::new(connection.backoff),
+            last_stream_short: false,
             closed: close_rx,
             diagnostics: Arc::clone(&diagnostics),
         };
@@ -267,6 +269,11 @@ impl Drop for Lifecycle {
     }
 }
 
+/// A stream the agent ends cleanly is reopened at once (workspace policy, "Workload API
+/// client"), unless it and the one before it both ended sooner than this after opening: then
+/// reopening backs off as after a failure.
+const SHORT_STREAM: Duration = Duration::from_secs(1);
+
 /// What ended one stream.
 enum StreamEnd {
     /// The source is closing.
@@ -284,6 +291,11 @@ struct Follower<H> {
     backoff: Backoff,
     /// The slower schedule used while the agent has no identity for us.
     slow: Backoff,
+    /// The schedule for streams the agent ends cleanly within [`SHORT_STREAM`] of opening,
+    /// twice or more in a row.
+    short_streams: Backoff,
+    /// Whether the last stream the agent ended cleanly was short.
+    last_stream_short: bool,
     closed: oneshot::Receiver<()>,
     diagnostics: Arc<Mutex<Diagnostics>>,
 }
@@ -299,11 +311,36 @@ impl<H: Handler> Follower<H> {
                 opened = H::open(&self.client) => opened,
             };
 
+            let opened_at = Instant::now();
             let error = match opened {
                 Ok(stream) => match self.follow(stream).await {
                     StreamEnd::Closed => break,
                     StreamEnd::Clean { received: true } => {
-                        tracing::trace!(stream = H::NAME, "stream ended by the agent; reopening");
+                        // Reopened at once (workspace policy), except when the last stream
+                        // was short too: an agent that ends every stream right after its
+                        // first message would otherwise drive thousands of opens a second.
+                        let short = opened_at.elapsed() < SHORT_STREAM;
+                        let again = short && self.last_stream_short;
+                        self.last_stream_short = short;
+                        if !short {
+                            self.short_streams.reset();
+                        }
+                        if !again {
+                            tracing::trace!(
+                                stream = H::NAME,
+                                "stream ended by the agent; reopening"
+                            );
+                            continue;
+                        }
+                        let delay = self.short_streams.next_delay();
+                        tracing::debug!(
+                            stream = H::NAME,
+                            ?delay,
+                            "the agent keeps ending streams right after opening them; backing off"
+                        );
+                        if !self.wait(delay).await {
+                            break;
+                        }
                         continue;
                     }
                     StreamEnd::Clean { received: false } => {
