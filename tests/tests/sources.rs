@@ -131,6 +131,37 @@ fn reversed_state(agent: &DevAgentHandle) -> X509svidResponse {
     }
 }
 
+/// The same SVIDs in another order are the same update, but `[web, web]` after `[web, db]` is
+/// not: the SVIDs are compared as multisets (found by a hostile-agent run, which kept serving
+/// the removed `db`).
+#[tokio::test]
+async fn an_update_that_repeats_one_svid_and_drops_another_is_a_change() {
+    let agent = agent_with(&[WEB, DB]).await;
+    let source = source_on(&agent).build().await.unwrap();
+    assert_eq!(source.snapshot().svids().len(), 2);
+    let mut updates = source.updates();
+    let generation = source.snapshot().generation();
+
+    let mut state = reversed_state(&agent);
+    let web = state
+        .svids
+        .iter()
+        .find(|svid| svid.spiffe_id == WEB)
+        .unwrap()
+        .clone();
+    state.svids = vec![web.clone(), web];
+    assert_eq!(agent.inject_x509_svid_response(state), 1);
+
+    assert_eq!(next_update(&mut updates).await, generation + 1);
+    let ids: Vec<String> = source
+        .snapshot()
+        .svids()
+        .iter()
+        .map(|svid| svid.spiffe_id().to_string())
+        .collect();
+    assert_eq!(ids, [WEB, WEB]);
+}
+
 /// An update with the same material, SVIDs and bundle certificates in another order, does
 /// not notify; neither does the unchanged state a reopened stream starts with.
 #[tokio::test]
