@@ -360,8 +360,11 @@ fn same_material(current: &X509Snapshot, context: &X509Context) -> bool {
         && current.bundles.same_authorities(&context.bundles)
 }
 
-/// What makes two SVIDs the same (chain, hint, private key), sorted.
-fn sorted_material(svids: &[X509Svid]) -> Vec<(Vec<&[u8]>, Option<&str>, &[u8])> {
+/// What makes two SVIDs the same: the chain's certificates, the hint, the private key.
+type SvidMaterial<'a> = (Vec<&'a [u8]>, Option<&'a str>, &'a [u8]);
+
+/// The SVIDs' material, sorted.
+fn sorted_material(svids: &[X509Svid]) -> Vec<SvidMaterial<'_>> {
     let mut material: Vec<_> = svids
         .iter()
         .map(|svid| {
