@@ -37,6 +37,7 @@ async fn source_without_identity_times_out_saying_no_identity_was_issued() {
 
     let error = built.unwrap_err();
     let SourceError::FirstUpdateTimeout {
+        stream: "x509-svid",
         timeout: reported,
         attempts,
         last_error: Some(last),

@@ -121,7 +121,13 @@ async fn first_update_timeout_names_the_malformed_message_it_got() {
     );
     assert_eq!(*attempts, 1);
     assert_eq!(agent.stats().x509_svid_opens, 1);
-    assert!(error.to_string().contains("invalid"), "{error}");
+    // The message carries the whole chain: what was wrong and where, not only "invalid".
+    let message = error.to_string();
+    assert!(message.contains("x509-svid stream"), "{message}");
+    assert!(
+        message.contains("invalid workload API response: ") && message.contains("svid 1"),
+        "{message}"
+    );
 }
 
 /// P5: zero SVIDs in an update is a revocation, not garbage: SVID reads fail with `Revoked`,

@@ -27,6 +27,9 @@ pub enum SourceError {
     /// No usable update arrived within the first-update timeout. `last_error` says why
     /// (socket missing, connection refused, no identity issued, ...).
     FirstUpdateTimeout {
+        /// The stream that gave no usable update: `x509-svid`, `jwt-bundles` or
+        /// `x509-bundles`.
+        stream: &'static str,
         /// The timeout that passed.
         timeout: Duration,
         /// How many times the stream was opened.
@@ -87,6 +90,7 @@ impl fmt::Display for SourceError {
                  Runtime::block_on), where its background task runs",
             ),
             Self::FirstUpdateTimeout {
+                stream,
                 timeout,
                 attempts,
                 last_error,
@@ -94,10 +98,22 @@ impl fmt::Display for SourceError {
             } => {
                 write!(
                     f,
-                    "no usable X.509 update within {timeout:?} after {attempts} attempt(s)"
+                    "no usable update on the {stream} stream within {timeout:?} after \
+                     {attempts} attempt(s)"
                 )?;
                 match (last_error, held) {
-                    (Some(e), _) => write!(f, "; last error: {e}"),
+                    // The whole chain: this error keeps no `source()` of its own, and the
+                    // last error's top line alone ("invalid workload API response") would
+                    // hide what was wrong and where.
+                    (Some(e), _) => {
+                        write!(f, "; last error: {e}")?;
+                        let mut cause = std::error::Error::source(&**e);
+                        while let Some(inner) = cause {
+                            write!(f, ": {inner}")?;
+                            cause = inner.source();
+                        }
+                        Ok(())
+                    }
                     (None, Health::NoMatchingSvid(picker)) => {
                         write!(
                             f,

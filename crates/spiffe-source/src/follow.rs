@@ -165,6 +165,8 @@ pub(crate) struct Lifecycle {
     diagnostics: Arc<Mutex<Diagnostics>>,
     /// Generation numbers; the sender lives in the task, so receivers learn when it ends.
     updates: watch::Receiver<u64>,
+    /// The name of the stream the task follows, for errors.
+    stream: &'static str,
 }
 
 impl Lifecycle {
@@ -193,6 +195,7 @@ impl Lifecycle {
             task: Mutex::new(Some(tokio::spawn(follower.run()))),
             diagnostics,
             updates,
+            stream: H::NAME,
         }
     }
 
@@ -251,6 +254,7 @@ impl Lifecycle {
         let error = {
             let diagnostics = self.diagnostics.lock();
             SourceError::FirstUpdateTimeout {
+                stream: self.stream,
                 timeout,
                 attempts: diagnostics.attempts,
                 last_error: diagnostics.last_error.clone(),
