@@ -94,6 +94,11 @@
 //! - Named pipes (Windows) are not supported.
 //! - The client does not retry by itself: it classifies errors ([`RetryClass`]) and leaves
 //!   the retry loop to the caller.
+//! - A peer on the socket that does not speak gRPC over HTTP/2, or answers with an oversized
+//!   header, shows as a generic transport or HTTP/2 error (status unknown or internal) that
+//!   neither names the address nor says the peer is not a Workload API.
+//! - An X.509-SVID is not checked against the bundle it arrives with; a mismatch shows when
+//!   a peer verifies the chain.
 
 #![forbid(unsafe_code)]
 
