@@ -37,6 +37,15 @@ pub enum WorkloadApiError {
         /// The underlying transport error.
         source: Box<dyn StdError + Send + Sync>,
     },
+    /// The peer at the endpoint does not answer as a gRPC server over HTTP/2 (it speaks
+    /// another protocol, closes the connection at once, or breaks HTTP/2's rules): not a
+    /// Workload API, or a proxy in the way.
+    NotGrpc {
+        /// The endpoint, when known.
+        address: Option<String>,
+        /// The underlying transport error.
+        source: Box<dyn StdError + Send + Sync>,
+    },
     /// gRPC `PermissionDenied`: the agent has no identity for this workload (yet).
     NoIdentityIssued {
         /// The agent's message.
@@ -122,6 +131,7 @@ impl WorkloadApiError {
             Self::SocketMissing { .. }
             | Self::ConnectionRefused { .. }
             | Self::Connect { .. }
+            | Self::NotGrpc { .. }
             | Self::Cancelled
             | Self::DeadlineExceeded
             | Self::Unavailable { .. }
@@ -162,6 +172,20 @@ impl WorkloadApiError {
                 None => Self::Cancelled,
             },
             Code::DeadlineExceeded => Self::DeadlineExceeded,
+            // As with Cancelled: an agent's own Unknown or Internal status carries no source;
+            // one with a source was made here from a transport failure. An I/O error in it is
+            // a lost connection (an agent going away, or a peer closing at once); anything
+            // else is a peer breaking gRPC or HTTP/2.
+            Code::Unknown | Code::Internal if StdError::source(status).is_some() => {
+                if find_io_error(status).is_some() {
+                    connect_error(status, address)
+                } else {
+                    Self::NotGrpc {
+                        address: address.map(ToString::to_string),
+                        source: Box::new(status.clone()),
+                    }
+                }
+            }
             other => Self::Status {
                 code: StatusCode::from_tonic(other),
                 message,
@@ -229,6 +253,16 @@ impl fmt::Display for WorkloadApiError {
             Self::Connect { address: None, .. } => {
                 f.write_str("cannot connect to the workload API")
             }
+            Self::NotGrpc {
+                address: Some(address),
+                ..
+            } => write!(
+                f,
+                "the peer at {address} does not answer as a workload API (gRPC over HTTP/2)"
+            ),
+            Self::NotGrpc { address: None, .. } => {
+                f.write_str("the peer does not answer as a workload API (gRPC over HTTP/2)")
+            }
             Self::NoIdentityIssued { message } => write!(
                 f,
                 "the agent has no identity for this workload (PermissionDenied: {message}); \
@@ -267,7 +301,7 @@ impl StdError for WorkloadApiError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Self::InvalidAddress(e) => Some(e),
-            Self::Connect { source, .. } => Some(source.as_ref()),
+            Self::Connect { source, .. } | Self::NotGrpc { source, .. } => Some(source.as_ref()),
             Self::InvalidResponse(e) => Some(e),
             _ => None,
         }

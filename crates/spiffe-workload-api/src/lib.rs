@@ -94,9 +94,9 @@
 //! - Named pipes (Windows) are not supported.
 //! - The client does not retry by itself: it classifies errors ([`RetryClass`]) and leaves
 //!   the retry loop to the caller.
-//! - A peer on the socket that does not speak gRPC over HTTP/2, or answers with an oversized
-//!   header, shows as a generic transport or HTTP/2 error (status unknown or internal) that
-//!   neither names the address nor says the peer is not a Workload API.
+//! - A peer on the socket that closes every connection at once cannot be told from an agent
+//!   going away: it is reported as a lost connection ([`WorkloadApiError::Connect`]), not as
+//!   [`WorkloadApiError::NotGrpc`].
 //! - An X.509-SVID is not checked against the bundle it arrives with; a mismatch shows when
 //!   a peer verifies the chain.
 

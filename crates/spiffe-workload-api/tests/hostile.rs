@@ -20,8 +20,8 @@ use spiffe_dev_agent::{DevAgent, DevAgentHandle, Fault, Garbage, Identity, Strea
 use spiffe_source::{Health, X509Source};
 use spiffe_test_support::{Rng, assert_message};
 use spiffe_workload_api::{
-    Address, AddressError, MAX_MESSAGE_BYTES, ResponseError, StatusCode, WorkloadApiClient,
-    WorkloadApiError, X509ContextStream,
+    Address, AddressError, MAX_MESSAGE_BYTES, ResponseError, RetryClass, StatusCode,
+    WorkloadApiClient, WorkloadApiError, X509ContextStream,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -547,4 +547,59 @@ async fn every_svid_bundle_is_read_and_copies_for_one_trust_domain_must_agree() 
     let context = next_item(&mut stream).await.unwrap();
     assert_eq!(context.svids.len(), 2);
     assert_eq!(context.bundles.len(), 1);
+}
+
+// ---- peers that are not a Workload API ----
+
+/// A listener on a temporary socket that answers every connection with `reply` and closes it.
+async fn not_a_grpc_peer(reply: &'static [u8]) -> (tempfile::TempDir, String) {
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-grpc.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let _ = conn.write_all(reply).await;
+            // Hold the connection a moment, so the client reads the reply before the close.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let _ = conn.shutdown().await;
+        }
+    });
+    (dir, format!("unix://{}", path.display()))
+}
+
+#[tokio::test]
+async fn a_peer_that_is_not_a_grpc_server_gets_an_error_naming_its_address() {
+    // Before, each of these read "status unknown: transport error", with no address.
+    // (reply, whether it must be told apart as "not gRPC" from a lost connection)
+    let peers: [(&'static [u8], bool); 3] = [
+        (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+            true,
+        ),
+        (&[0xff; 4096], true),
+        // Closing at once reads like an agent going away: a lost connection is fine.
+        (b"", false),
+    ];
+    for (reply, not_grpc) in peers {
+        let (_dir, endpoint) = not_a_grpc_peer(reply).await;
+        let client = WorkloadApiClient::new(Address::parse(&endpoint).unwrap()).unwrap();
+        let err = tokio::time::timeout(WAIT, client.fetch_x509_context())
+            .await
+            .expect("the call ends")
+            .unwrap_err();
+        let expected = if not_grpc {
+            matches!(err, WorkloadApiError::NotGrpc { .. })
+        } else {
+            matches!(
+                err,
+                WorkloadApiError::Connect { .. } | WorkloadApiError::NotGrpc { .. }
+            )
+        };
+        assert!(expected, "{:?}: {err:?}", &reply[..reply.len().min(8)]);
+        assert!(err.to_string().contains(&endpoint), "{err}");
+        assert_eq!(err.retry(), RetryClass::Backoff);
+        assert_message(&err);
+    }
 }
