@@ -7,7 +7,9 @@ use spiffe_bundle::JwtBundle;
 use spiffe_id::TrustDomain;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(td) = TrustDomain::new("example.org") else { return };
+    let Ok(td) = TrustDomain::new("example.org") else {
+        return;
+    };
     if let Ok(bundle) = JwtBundle::from_jwks(td.clone(), data) {
         let again = JwtBundle::from_jwks(td, bundle.to_jwks().as_bytes());
         assert_eq!(again.ok(), Some(bundle));

@@ -25,7 +25,9 @@ fn bundle() -> &'static JwtBundle {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(token) = std::str::from_utf8(data) else { return };
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(svid) = JwtSvid::parse_insecure(token) {
         assert_eq!(svid.token(), token);
     }
@@ -37,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
             .at(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
             .with_missing_kid_allowed(allow_missing_kid);
         let validated = JwtSvid::validate_with(token, bundle(), &options);
-        assert!(validated.is_err(), "a token validated without a signer: {token:?}");
+        assert!(
+            validated.is_err(),
+            "a token validated without a signer: {token:?}"
+        );
     }
 });

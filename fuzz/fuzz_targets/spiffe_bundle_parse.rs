@@ -19,8 +19,12 @@ const JWK_KEY_TYPES: [ObjectIdentifier; 4] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(td) = TrustDomain::new("example.org") else { return };
-    let Ok(bundle) = SpiffeBundle::parse(td.clone(), data) else { return };
+    let Ok(td) = TrustDomain::new("example.org") else {
+        return;
+    };
+    let Ok(bundle) = SpiffeBundle::parse(td.clone(), data) else {
+        return;
+    };
     let json = bundle.to_json();
     match SpiffeBundle::parse(td, json.as_bytes()) {
         Ok(again) => assert_eq!(again, bundle),
@@ -36,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
                     !JWK_KEY_TYPES.contains(&oid)
                 })
             });
-            assert!(without_jwk_form, "kty missing for a key type that has a JWK form");
+            assert!(
+                without_jwk_form,
+                "kty missing for a key type that has a JWK form"
+            );
         }
         Err(err) => panic!("own output refused: {err:?}"),
     }

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use spiffe_id::SpiffeId;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = SpiffeId::parse_lenient(s);
     let Ok(id) = SpiffeId::parse(s) else { return };
 

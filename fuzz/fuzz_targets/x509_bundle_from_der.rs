@@ -7,7 +7,9 @@ use spiffe_bundle::X509Bundle;
 use spiffe_id::TrustDomain;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(td) = TrustDomain::new("example.org") else { return };
+    let Ok(td) = TrustDomain::new("example.org") else {
+        return;
+    };
     if let Ok(bundle) = X509Bundle::from_der(td, data) {
         assert_eq!(bundle.to_der(), data);
     }

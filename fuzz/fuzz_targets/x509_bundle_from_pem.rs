@@ -8,8 +8,12 @@ use spiffe_bundle::{BundleError, MAX_BUNDLE_BYTES, X509Bundle};
 use spiffe_id::TrustDomain;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(td) = TrustDomain::new("example.org") else { return };
-    let Ok(bundle) = X509Bundle::from_pem(td.clone(), data) else { return };
+    let Ok(td) = TrustDomain::new("example.org") else {
+        return;
+    };
+    let Ok(bundle) = X509Bundle::from_pem(td.clone(), data) else {
+        return;
+    };
     let pem = bundle.to_pem();
     match X509Bundle::from_pem(td, pem.as_bytes()) {
         Ok(again) => assert_eq!(again, bundle),
