@@ -4,39 +4,20 @@
 
 use std::process::ExitCode;
 
-use spiffe_examples::grpc;
+use spiffe_examples::{demo, grpc};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let count = match std::env::args().nth(1).map(|n| n.parse::<u32>()) {
-        None => 20,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("usage: grpc-demo [N]   (N > 0 calls)");
-            return ExitCode::from(2);
-        }
+    let count = match demo::call_count("grpc-demo [N]   (N > 0 calls, default 20)") {
+        Ok(count) => count,
+        Err(status) => return status,
     };
 
-    let summary = match grpc::run(count).await {
-        Ok(summary) => summary,
+    match grpc::run(count).await {
+        Ok(summary) => summary.report("calls"),
         Err(e) => {
             eprintln!("demo could not run: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-
-    println!("calls ok: {}, failed: {}", summary.ok, summary.failed);
-    println!(
-        "SVID rotations: {}, each followed by both sources; server certificates seen by the \
-         client: {}",
-        summary.svid_rotations, summary.server_certs_seen
-    );
-    println!("unauthorised client refused: {}", summary.rogue_refused);
-    if summary.passed() {
-        println!("PASS");
-        ExitCode::SUCCESS
-    } else {
-        println!("FAIL");
-        ExitCode::FAILURE
     }
 }

@@ -4,39 +4,20 @@
 
 use std::process::ExitCode;
 
-use spiffe_examples::https;
+use spiffe_examples::{demo, https};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let count = match std::env::args().nth(1).map(|n| n.parse::<u32>()) {
-        None => 20,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("usage: https-demo [N]   (N > 0 requests)");
-            return ExitCode::from(2);
-        }
+    let count = match demo::call_count("https-demo [N]   (N > 0 requests, default 20)") {
+        Ok(count) => count,
+        Err(status) => return status,
     };
 
-    let summary = match https::run(count).await {
-        Ok(summary) => summary,
+    match https::run(count).await {
+        Ok(summary) => summary.report("requests"),
         Err(e) => {
             eprintln!("demo could not run: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-
-    println!("requests ok: {}, failed: {}", summary.ok, summary.failed);
-    println!(
-        "SVID rotations: {}, each followed by both sources; server certificates seen by the \
-         client: {}",
-        summary.svid_rotations, summary.server_certs_seen
-    );
-    println!("unauthorised client refused: {}", summary.rogue_refused);
-    if summary.passed() {
-        println!("PASS");
-        ExitCode::SUCCESS
-    } else {
-        println!("FAIL");
-        ExitCode::FAILURE
     }
 }

@@ -117,6 +117,91 @@ pub fn seconds_and_ttl(usage: &str) -> Result<(Option<Duration>, Option<Duration
     Ok((seconds, ttl))
 }
 
+/// What a run of the hyper or tonic demo saw.
+#[derive(Debug, Default)]
+pub struct CallSummary {
+    /// Calls answered with the caller's ID.
+    pub ok: u32,
+    /// Calls that failed.
+    pub failed: u32,
+    /// Whether the unauthorised client was refused.
+    pub rogue_refused: bool,
+    /// SVID rotations made by the agent, each followed by both sources before the next call.
+    pub svid_rotations: usize,
+    /// Distinct server certificates the client saw in its handshakes: one more than the
+    /// rotations when every rotation reached the wire.
+    pub server_certs_seen: usize,
+}
+
+impl CallSummary {
+    /// Why the run failed: empty when every call was answered, the rogue refused, and the
+    /// client saw the server's certificate change at every rotation.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.ok == 0 || self.failed > 0 {
+            problems.push(format!(
+                "{} of {} calls failed",
+                self.failed,
+                self.ok + self.failed
+            ));
+        }
+        if !self.rogue_refused {
+            problems.push("the unauthorised client was accepted".to_owned());
+        }
+        if self.server_certs_seen <= self.svid_rotations {
+            problems.push(format!(
+                "{} server certificate(s) seen across {} rotation(s)",
+                self.server_certs_seen, self.svid_rotations
+            ));
+        }
+        problems
+    }
+
+    /// Whether the run passed.
+    pub fn passed(&self) -> bool {
+        self.problems().is_empty()
+    }
+
+    /// Prints what the run saw, then the verdict; the exit status. `calls` names them
+    /// ("requests", "calls").
+    #[allow(clippy::print_stdout, reason = "the summary is the demo's output")]
+    pub fn report(&self, calls: &str) -> ExitCode {
+        println!("{calls} ok: {}, failed: {}", self.ok, self.failed);
+        println!(
+            "SVID rotations: {}, each followed by both sources; server certificates seen by \
+             the client: {}",
+            self.svid_rotations, self.server_certs_seen
+        );
+        println!("unauthorised client refused: {}", self.rogue_refused);
+        verdict(self.problems())
+    }
+}
+
+/// Reads the number of calls, the only argument (default 20); `Err` with the usage line
+/// printed when it is anything else (exit status 2) or `--help` (exit status 0).
+pub fn call_count(usage: &str) -> Result<u32, ExitCode> {
+    match std::env::args().nth(1).as_deref() {
+        None => Ok(20),
+        Some("--help" | "-h") => {
+            #[allow(clippy::print_stdout, reason = "the usage line is what was asked for")]
+            {
+                println!("usage: {usage}");
+            }
+            Err(ExitCode::SUCCESS)
+        }
+        Some(arg) => match arg.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => {
+                #[allow(clippy::print_stderr, reason = "the usage line is for the user")]
+                {
+                    eprintln!("usage: {usage}");
+                }
+                Err(ExitCode::from(2))
+            }
+        },
+    }
+}
+
 /// Prints PASS, or each problem, and gives the matching exit status.
 #[allow(clippy::print_stdout, reason = "the verdict is the demo's output")]
 pub fn verdict(problems: Vec<String>) -> ExitCode {

@@ -43,31 +43,7 @@ const CLIENT_ID: &str = "spiffe://example.org/ns/prod/sa/frontend";
 const ROGUE_ID: &str = "spiffe://example.org/ns/prod/sa/batch";
 
 /// What a run saw.
-#[derive(Debug, Default)]
-pub struct GrpcSummary {
-    /// Calls answered with the caller's ID.
-    pub ok: u32,
-    /// Calls that failed.
-    pub failed: u32,
-    /// Whether the unauthorised client was refused.
-    pub rogue_refused: bool,
-    /// SVID rotations made by the agent, each followed by both sources before the next call.
-    pub svid_rotations: usize,
-    /// Distinct server certificates the client saw in its handshakes: one more than the
-    /// rotations when every rotation reached the wire.
-    pub server_certs_seen: usize,
-}
-
-impl GrpcSummary {
-    /// Whether the run passed: every call answered, the rogue refused, and the client saw the
-    /// server's certificate change at every rotation.
-    pub fn passed(&self) -> bool {
-        self.ok > 0
-            && self.failed == 0
-            && self.rogue_refused
-            && self.server_certs_seen > self.svid_rotations
-    }
-}
+pub type GrpcSummary = demo::CallSummary;
 
 /// The server leaf certificates (DER) a client saw in its handshakes.
 type SeenCerts = Arc<Mutex<HashSet<Vec<u8>>>>;

@@ -28,31 +28,7 @@ const CLIENT_ID: &str = "spiffe://example.org/web/client";
 const ROGUE_ID: &str = "spiffe://example.org/rogue";
 
 /// What a run saw.
-#[derive(Debug, Default)]
-pub struct HttpsSummary {
-    /// Requests answered with the caller's ID.
-    pub ok: u32,
-    /// Requests that failed.
-    pub failed: u32,
-    /// Whether the unauthorised client was refused.
-    pub rogue_refused: bool,
-    /// SVID rotations made by the agent, each followed by both sources before the next request.
-    pub svid_rotations: usize,
-    /// Distinct server certificates the client saw in its handshakes: one more than the
-    /// rotations when every rotation reached the wire.
-    pub server_certs_seen: usize,
-}
-
-impl HttpsSummary {
-    /// Whether the run passed: every request answered, the rogue refused, and the client saw
-    /// the server's certificate change at every rotation.
-    pub fn passed(&self) -> bool {
-        self.ok > 0
-            && self.failed == 0
-            && self.rogue_refused
-            && self.server_certs_seen > self.svid_rotations
-    }
-}
+pub type HttpsSummary = demo::CallSummary;
 
 /// The verified SPIFFE ID of the caller, in each request's extensions.
 #[derive(Clone, Debug)]
