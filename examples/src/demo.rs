@@ -4,7 +4,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use spiffe_dev_agent::DevAgentHandle;
+use spiffe_dev_agent::{DevAgent, DevAgentHandle, Identity};
 use spiffe_source::{SourceError, X509Source};
 
 /// The Workload API to use: `SPIFFE_ENDPOINT_SOCKET` when `use_env` and it is set, else a dev
@@ -61,30 +61,82 @@ pub fn serial(source: &X509Source) -> String {
         .unwrap_or_default()
 }
 
-/// Rotates the agent's SVIDs and waits (up to 5 s) until every one of `sources` serves its
-/// new SVID, so that the next handshakes use the new certificates.
-///
-/// # Errors
-///
-/// When the agent cannot rotate, or a source did not follow in time.
-pub async fn rotate_and_wait(
-    agent: &DevAgentHandle,
-    sources: &[&X509Source],
-) -> Result<(), Box<dyn Error>> {
-    let before: Vec<String> = sources.iter().map(|source| serial(source)).collect();
-    let mut updates: Vec<_> = sources.iter().map(|source| source.updates()).collect();
-    agent.rotate_svids()?;
-    for ((source, updates), old) in sources.iter().zip(&mut updates).zip(before) {
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while serial(source) == old {
-                updates.changed().await?;
-            }
-            Ok::<_, SourceError>(())
+/// The three workloads of the hyper and tonic demos on one embedded dev agent: a server, its
+/// client and an unauthorised client, each with its own long-lived source picked by hint.
+pub struct Workloads {
+    /// The agent, which issues all three identities.
+    pub agent: DevAgentHandle,
+    /// The server's source (hint `server`).
+    pub server: X509Source,
+    /// The authorised client's source (hint `client`).
+    pub client: X509Source,
+    /// The unauthorised client's source (hint `rogue`).
+    pub rogue: X509Source,
+}
+
+impl Workloads {
+    /// Starts the agent with the three SPIFFE IDs and a source for each.
+    ///
+    /// # Errors
+    ///
+    /// When the agent cannot start or a source gets no SVID in time.
+    pub async fn start(server: &str, client: &str, rogue: &str) -> Result<Self, Box<dyn Error>> {
+        let agent = DevAgent::builder()
+            .identity(Identity::new(server).with_hint("server"))
+            .identity(Identity::new(client).with_hint("client"))
+            .identity(Identity::new(rogue).with_hint("rogue"))
+            .start()
+            .await?;
+        let endpoint = agent.endpoint();
+        Ok(Self {
+            server: source_by_hint(&endpoint, "server").await?,
+            client: source_by_hint(&endpoint, "client").await?,
+            rogue: source_by_hint(&endpoint, "rogue").await?,
+            agent,
         })
-        .await
-        .map_err(|_| "a source did not follow an SVID rotation within 5 s")??;
     }
-    Ok(())
+
+    /// Before call `call`: every fifth call, rotates the agent's SVIDs and waits (up to 5 s)
+    /// until the server's and the client's sources serve their new ones, so that the next
+    /// handshakes use the new certificates; counts the rotation in `summary`.
+    ///
+    /// # Errors
+    ///
+    /// When the agent cannot rotate, or a source did not follow in time.
+    pub async fn rotate_before(
+        &self,
+        call: u32,
+        summary: &mut CallSummary,
+    ) -> Result<(), Box<dyn Error>> {
+        if call == 0 || !call.is_multiple_of(5) {
+            return Ok(());
+        }
+
+        let sources = [&self.server, &self.client];
+        let before = sources.map(serial);
+        let mut updates = sources.map(X509Source::updates);
+        self.agent.rotate_svids()?;
+        for ((source, updates), old) in sources.iter().zip(&mut updates).zip(before) {
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while serial(source) == old {
+                    updates.changed().await?;
+                }
+                Ok::<_, SourceError>(())
+            })
+            .await
+            .map_err(|_| "a source did not follow an SVID rotation within 5 s")??;
+        }
+        summary.svid_rotations += 1;
+        Ok(())
+    }
+
+    /// Closes the sources and stops the agent.
+    pub async fn stop(self) {
+        for source in [self.server, self.client, self.rogue] {
+            source.close().await;
+        }
+        self.agent.stop().await;
+    }
 }
 
 /// Reads `--seconds N` and `--ttl N` from the command line: (duration, TTL), each `None` when

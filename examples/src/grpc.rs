@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use spiffe_dev_agent::{DevAgent, Identity};
 use spiffe_id::SpiffeId;
 use spiffe_source::X509Source;
 use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
@@ -117,35 +116,25 @@ impl Greeter for Greetings {
 ///
 /// When the agent, the sources or the listener cannot be set up.
 pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
-    let agent = DevAgent::builder()
-        .identity(Identity::new(SERVER_ID).with_hint("server"))
-        .identity(Identity::new(CLIENT_ID).with_hint("client"))
-        .identity(Identity::new(ROGUE_ID).with_hint("rogue"))
-        .start()
-        .await?;
-    let server_source = demo::source_by_hint(&agent.endpoint(), "server").await?;
-    let client_source = demo::source_by_hint(&agent.endpoint(), "client").await?;
-    let rogue_source = demo::source_by_hint(&agent.endpoint(), "rogue").await?;
+    let workloads = demo::Workloads::start(SERVER_ID, CLIENT_ID, ROGUE_ID).await?;
 
     // Frontends of any namespace may call; nobody else.
     let frontends = Authorizer::pattern("spiffe://example.org/ns/*/sa/frontend")?;
-    let mut server_config = ServerConfigBuilder::mtls(server_source.clone(), frontends).build()?;
+    let mut server_config =
+        ServerConfigBuilder::mtls(workloads.server.clone(), frontends).build()?;
     server_config.alpn_protocols = vec![b"h2".to_vec()];
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(server_config))));
 
     let server_id = Authorizer::exact(SpiffeId::parse(SERVER_ID)?);
-    let client = connector(client_source.clone(), server_id.clone())?;
-    let rogue = connector(rogue_source.clone(), server_id)?;
+    let client = connector(workloads.client.clone(), server_id.clone())?;
+    let rogue = connector(workloads.rogue.clone(), server_id)?;
     let seen = SeenCerts::default();
 
     let mut summary = GrpcSummary::default();
     for i in 0..calls {
-        if i > 0 && i % 5 == 0 {
-            demo::rotate_and_wait(&agent, &[&server_source, &client_source]).await?;
-            summary.svid_rotations += 1;
-        }
+        workloads.rotate_before(i, &mut summary).await?;
         match hello(&client, addr, &seen).await {
             Ok(reply) if reply.caller == CLIENT_ID => summary.ok += 1,
             Ok(reply) => {
@@ -162,10 +151,7 @@ pub async fn run(calls: u32) -> Result<GrpcSummary, Box<dyn Error>> {
     summary.rogue_refused = hello(&rogue, addr, &SeenCerts::default()).await.is_err();
 
     server.abort();
-    for source in [server_source, client_source, rogue_source] {
-        source.close().await;
-    }
-    agent.stop().await;
+    workloads.stop().await;
     Ok(summary)
 }
 

@@ -15,7 +15,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use spiffe_dev_agent::{DevAgent, Identity};
 use spiffe_id::SpiffeId;
 use spiffe_tls::{Authorizer, ClientConfigBuilder, ServerConfigBuilder};
 use tokio::net::{TcpListener, TcpStream};
@@ -40,36 +39,25 @@ pub struct PeerId(pub SpiffeId);
 ///
 /// When the agent, the sources or the listener cannot be set up.
 pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
-    let agent = DevAgent::builder()
-        .identity(Identity::new(SERVER_ID).with_hint("server"))
-        .identity(Identity::new(CLIENT_ID).with_hint("client"))
-        .identity(Identity::new(ROGUE_ID).with_hint("rogue"))
-        .start()
-        .await?;
-    let server_source = demo::source_by_hint(&agent.endpoint(), "server").await?;
-    let client_source = demo::source_by_hint(&agent.endpoint(), "client").await?;
-    let rogue_source = demo::source_by_hint(&agent.endpoint(), "rogue").await?;
+    let workloads = demo::Workloads::start(SERVER_ID, CLIENT_ID, ROGUE_ID).await?;
 
     // The server accepts only the clients under /web.
     let web = Authorizer::path_prefix(SpiffeId::parse("spiffe://example.org/web")?);
-    let server_config = ServerConfigBuilder::mtls(server_source.clone(), web).build()?;
+    let server_config = ServerConfigBuilder::mtls(workloads.server.clone(), web).build()?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(server_config))));
 
     let server_id = Authorizer::exact(SpiffeId::parse(SERVER_ID)?);
-    let client = ClientConfigBuilder::mtls(client_source.clone(), server_id.clone()).build()?;
+    let client = ClientConfigBuilder::mtls(workloads.client.clone(), server_id.clone()).build()?;
     let client = TlsConnector::from(Arc::new(client));
-    let rogue = ClientConfigBuilder::mtls(rogue_source.clone(), server_id).build()?;
+    let rogue = ClientConfigBuilder::mtls(workloads.rogue.clone(), server_id).build()?;
     let rogue = TlsConnector::from(Arc::new(rogue));
 
     let mut summary = HttpsSummary::default();
     let mut server_certs = HashSet::new();
     for i in 0..requests {
-        if i > 0 && i % 5 == 0 {
-            demo::rotate_and_wait(&agent, &[&server_source, &client_source]).await?;
-            summary.svid_rotations += 1;
-        }
+        workloads.rotate_before(i, &mut summary).await?;
         match get(&client, addr).await {
             Ok((body, server_cert)) if body == format!("hello {CLIENT_ID}") => {
                 summary.ok += 1;
@@ -89,10 +77,7 @@ pub async fn run(requests: u32) -> Result<HttpsSummary, Box<dyn Error>> {
     summary.rogue_refused = get(&rogue, addr).await.is_err();
 
     server.abort();
-    for source in [server_source, client_source, rogue_source] {
-        source.close().await;
-    }
-    agent.stop().await;
+    workloads.stop().await;
     Ok(summary)
 }
 
